@@ -1,0 +1,127 @@
+# Every user-facing command of the project. `make help` lists them; README.md explains each.
+# Targets that need Python set up what they need first, so `make demo` and `make test` work on a fresh clone.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+USER_ID ?= $(or $(shell sed -n 's/^USER_ID=//p' .env 2>/dev/null),demo)
+STACK ?= host
+LAKE ?= .local/lake
+OUT ?= out/batch
+TF_PLUGIN_DIR ?= $(if $(wildcard /opt/tf-plugins),/opt/tf-plugins,)
+
+VENV := .venv
+LS_VENV := .venv-localstack
+AF_VENV := .venv-airflow
+CK_VENV := .venv-checkov
+PY := $(VENV)/bin/python
+LOCALSTACK_FS := $(CURDIR)/.cache/localstack/filesystem
+KINESIS_LOCAL := $(LOCALSTACK_FS)/var/lib/localstack/lib/kinesis-local/0.4.13
+
+export USER_ID CHECKPOINT_DISABLE=1 TF_PLUGIN_DIR LOCALSTACK_FS
+
+.PHONY: help setup lint format test test-fast local-up local-down local-status seed demo \
+        emulate-batch emulate-stream run-batch run-stream bench plan apply destroy \
+        import-notebooks deploy-job clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+# --- setup -----------------------------------------------------------------------------------------
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-dev.txt
+	@touch $@
+
+$(LS_VENV)/.installed: requirements-localstack.txt
+	@test -x $(LS_VENV)/bin/python || $(PYTHON) -m venv $(LS_VENV)
+	$(LS_VENV)/bin/python -m pip install -q --upgrade pip
+	$(LS_VENV)/bin/python -m pip install -q -r requirements-localstack.txt
+	@touch $@
+
+$(KINESIS_LOCAL)/.installed:
+	npm install --silent --no-audit --no-fund --prefix $(KINESIS_LOCAL) kinesis-local@0.4.13
+	@touch $@
+
+$(AF_VENV)/.installed: airflow/requirements.txt airflow/constraints.txt airflow/requirements-test.txt
+	@test -x $(AF_VENV)/bin/python || $(PYTHON) -m venv $(AF_VENV)
+	$(AF_VENV)/bin/python -m pip install -q --upgrade pip
+	$(AF_VENV)/bin/python -m pip install -q -r airflow/requirements-test.txt -c airflow/constraints.txt
+	@touch $@
+
+$(CK_VENV)/.installed: requirements-checkov.txt
+	@test -x $(CK_VENV)/bin/python || $(PYTHON) -m venv $(CK_VENV)
+	$(CK_VENV)/bin/python -m pip install -q --upgrade pip
+	$(CK_VENV)/bin/python -m pip install -q -r requirements-checkov.txt
+	@touch $@
+
+setup: $(VENV)/.installed $(LS_VENV)/.installed $(KINESIS_LOCAL)/.installed $(AF_VENV)/.installed $(CK_VENV)/.installed ## Create the venvs (project, LocalStack, Airflow, checkov) and install LocalStack's Kinesis helper
+
+# --- quality ---------------------------------------------------------------------------------------
+lint: $(VENV)/.installed ## ruff check + format check, terraform fmt check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	@if command -v terraform >/dev/null; then terraform fmt -check -recursive terraform; else echo "terraform not found: skipping terraform fmt"; fi
+
+format: $(VENV)/.installed ## Apply ruff format and fixes, terraform fmt
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+	@if command -v terraform >/dev/null; then terraform fmt -recursive terraform; fi
+
+test: setup ## Run the whole test suite (brings the local stack up itself and stops what it started)
+	$(VENV)/bin/pytest tests --ignore=tests/airflow
+	$(AF_VENV)/bin/python -m pytest tests/airflow -p no:cacheprovider
+
+# --- local stack -----------------------------------------------------------------------------------
+local-up: $(VENV)/.installed $(LS_VENV)/.installed $(KINESIS_LOCAL)/.installed ## Start LocalStack, Tansu, REST Proxy, S3 sink and apply terraform/envs/local (STACK=host|docker)
+	$(PY) -m local_stack up --stack $(STACK)
+
+local-down: $(VENV)/.installed ## Stop every local component this project started (by PID)
+	$(PY) -m local_stack down --stack $(STACK)
+
+local-status: $(VENV)/.installed ## Show each local component's address and health
+	$(PY) -m local_stack status --stack $(STACK)
+
+seed: $(VENV)/.installed ## Write the synthetic source tables (ROWS=11000, DB_URL=sqlite:///.local/source.db)
+	$(PY) -m emulation seed $(if $(ROWS),--rows $(ROWS)) $(if $(DB_URL),--db-url $(DB_URL))
+
+emulate-batch: local-up ## Post the source tables through the API to the Kafka topics (ARGS="--rows 1000 ...")
+	$(PY) -m emulation batch $(ARGS)
+
+demo: local-up ## One command: seed, emulate, wait for the lake, run the batch notebook, print a summary
+	$(PY) -m local_stack.demo
+
+run-batch: $(VENV)/.installed ## Run the batch notebook on local Spark: LAKE=<dir|s3://...> USER_ID=<id> OUT=<dir>
+	$(PY) -m local_stack.notebook_runner batch --lake $(LAKE) --user-id $(USER_ID) --out $(OUT)
+
+bench: setup ## Benchmarks: print a table and write out/bench/results.json
+	$(PY) -m benchmarks
+
+# --- AWS -------------------------------------------------------------------------------------------
+TF_AWS := terraform -chdir=terraform/envs/aws
+
+plan: ## terraform plan of the AWS environment (terraform/envs/aws)
+	$(TF_AWS) init -input=false
+	$(TF_AWS) plan -input=false
+
+apply: ## Build the whole AWS platform (terraform/envs/aws) and write its outputs to .local/outputs/aws.json
+	$(TF_AWS) init -input=false
+	$(TF_AWS) apply -input=false
+	@mkdir -p .local/outputs && $(TF_AWS) output -json > .local/outputs/aws.json && echo "outputs: .local/outputs/aws.json"
+
+destroy: ## Remove everything `make apply` built
+	$(TF_AWS) init -input=false
+	$(TF_AWS) destroy -input=false
+
+# --- Databricks ------------------------------------------------------------------------------------
+import-notebooks: $(VENV)/.installed ## Import notebooks/ into the workspace (ARGS="--dry-run --folder /Shared/x")
+	$(PY) -m databricks_deploy import-notebooks $(ARGS)
+
+deploy-job: $(VENV)/.installed ## Create or update the Databricks job that runs the batch notebook
+	$(PY) -m databricks_deploy deploy-job $(ARGS)
+
+clean: ## Stop the local stack and remove local state and outputs (keeps the venvs)
+	-$(PY) -m local_stack down
+	rm -rf .local out

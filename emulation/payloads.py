@@ -1,0 +1,32 @@
+"""Turn source rows into the JSON values the API carries (DESIGN 3.3 and 3.5).
+
+Datetimes become ISO-8601 strings; every other column keeps its JSON type. The Kafka REST Proxy body and the
+Kinesis record body are built here, once, for both the batch and the stream path.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from typing import Any
+
+KAFKA_JSON_CONTENT_TYPE = "application/vnd.kafka.json.v2+json"
+
+
+def record_value(row: Mapping[str, Any]) -> dict[str, Any]:
+    """One source row as a JSON-ready dict: datetimes/dates to ISO-8601, Decimals to float."""
+    return {key: _jsonable(value) for key, value in row.items()}
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
+
+
+def kafka_body(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """REST Proxy v2 produce body: `{"records": [{"value": {...}}, ...]}`."""
+    return {"records": [{"value": record_value(row)} for row in rows]}
