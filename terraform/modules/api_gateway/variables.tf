@@ -1,0 +1,132 @@
+variable "name" {
+  description = "Name of the REST API (also the prefix of its API key, usage plan and log group)."
+  type        = string
+}
+
+variable "description" {
+  description = "Description of the REST API."
+  type        = string
+  default     = "Pinterest data pipeline ingest API: /{proxy+} to the Kafka REST Proxy, /streams/... to Kinesis"
+}
+
+variable "rest_proxy_url" {
+  description = "Base URL of the Kafka REST Proxy that `/{proxy+}` forwards to, without a trailing slash (e.g. `http://10.0.1.23:8082`, or the NLB DNS name when `vpc_link_id` is set)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^https?://[^/]+$", var.rest_proxy_url))
+    error_message = "rest_proxy_url must be http(s)://host[:port] with no path and no trailing slash."
+  }
+}
+
+variable "vpc_link_id" {
+  description = "ID of a VPC link (to an NLB in front of a private REST Proxy). Null connects over the internet (public proxy, or LocalStack)."
+  type        = string
+  default     = null
+}
+
+variable "kinesis_role_arn" {
+  description = "ARN of the role API Gateway assumes to call Kinesis (the iam module's `api_gateway_kinesis_role_arn`)."
+  type        = string
+}
+
+variable "stage_name" {
+  description = "Name of the deployment stage (the last part of the invoke URL)."
+  type        = string
+  default     = "dev"
+
+  validation {
+    condition     = can(regex("^[a-zA-Z0-9_-]{1,128}$", var.stage_name))
+    error_message = "stage_name may contain only letters, digits, '_' and '-'."
+  }
+}
+
+variable "endpoint_type" {
+  description = "Endpoint type of the REST API: `REGIONAL`, `EDGE` or `PRIVATE`."
+  type        = string
+  default     = "REGIONAL"
+
+  validation {
+    condition     = contains(["REGIONAL", "EDGE", "PRIVATE"], var.endpoint_type)
+    error_message = "endpoint_type must be REGIONAL, EDGE or PRIVATE."
+  }
+}
+
+variable "access_logs" {
+  description = "Stage access logs (one JSON line per request) in a CloudWatch log group the module creates. On AWS they need the account's API Gateway CloudWatch role (see `cloudwatch_role_arn`)."
+  type = object({
+    enabled           = optional(bool, true)
+    retention_in_days = optional(number, 365)
+    kms_key_arn       = optional(string)
+  })
+  default  = {}
+  nullable = false
+}
+
+variable "execution_logging_level" {
+  description = "Execution logging of every method: `OFF`, `ERROR` or `INFO` (not `OFF` needs the account's API Gateway CloudWatch role)."
+  type        = string
+  default     = "ERROR"
+
+  validation {
+    condition     = contains(["OFF", "ERROR", "INFO"], var.execution_logging_level)
+    error_message = "execution_logging_level must be OFF, ERROR or INFO."
+  }
+}
+
+variable "metrics_enabled" {
+  description = "Publish per-method CloudWatch metrics."
+  type        = bool
+  default     = true
+}
+
+variable "xray_tracing_enabled" {
+  description = "Trace requests with AWS X-Ray."
+  type        = bool
+  default     = true
+}
+
+variable "throttling" {
+  description = "Stage-wide throttling of every method (requests per second and burst). The emulator batches records, so requests per second stay far below records per second."
+  type = object({
+    rate_limit  = optional(number, 1000)
+    burst_limit = optional(number, 2000)
+  })
+  default  = {}
+  nullable = false
+}
+
+variable "usage_plan" {
+  description = "Usage plan of the API key: its own throttle and an optional quota (`quota_limit` requests per `quota_period` of DAY, WEEK or MONTH; null for no quota)."
+  type = object({
+    rate_limit   = optional(number, 1000)
+    burst_limit  = optional(number, 2000)
+    quota_limit  = optional(number)
+    quota_period = optional(string, "DAY")
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = contains(["DAY", "WEEK", "MONTH"], var.usage_plan.quota_period)
+    error_message = "usage_plan.quota_period must be DAY, WEEK or MONTH."
+  }
+}
+
+variable "cloudwatch_role_arn" {
+  description = "If set, the module sets this role as the account's API Gateway CloudWatch Logs role (an account- and region-wide setting; the iam module's `api_gateway_cloudwatch_role_arn`). Null leaves the account setting alone."
+  type        = string
+  default     = null
+}
+
+variable "web_acl_arn" {
+  description = "ARN of a WAFv2 web ACL to associate with the stage (null for none)."
+  type        = string
+  default     = null
+}
+
+variable "tags" {
+  description = "Tags added to every resource of the module."
+  type        = map(string)
+  default     = {}
+}

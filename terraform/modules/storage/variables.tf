@@ -1,0 +1,77 @@
+variable "user_id" {
+  description = "Identifier every pipeline name derives from; the bucket is `user-<user_id>-bucket` unless `bucket_name` is set."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9.-]*[a-z0-9]$", var.user_id))
+    error_message = "user_id must be lower-case letters, digits, '.' or '-' (it becomes part of an S3 bucket name)."
+  }
+}
+
+variable "bucket_name" {
+  description = "Name of the lake bucket. Null means `user-<user_id>-bucket`."
+  type        = string
+  default     = null
+}
+
+variable "force_destroy" {
+  description = "Allow `terraform destroy` to delete the bucket with every object (and version) still in it."
+  type        = bool
+  default     = false
+}
+
+variable "versioning_enabled" {
+  description = "Keep object versions (protects the lake against overwrites and deletes)."
+  type        = bool
+  default     = true
+}
+
+variable "encryption" {
+  description = <<-EOT
+    Default encryption of the bucket. `sse_algorithm` is `aws:kms` (SSE-KMS) or `AES256` (SSE-S3).
+    With `aws:kms`, the module creates a customer managed key (rotation on) unless `create_kms_key` is false,
+    in which case `kms_key_arn` is used (null there means the AWS managed key `aws/s3`).
+  EOT
+  type = object({
+    sse_algorithm           = optional(string, "aws:kms")
+    create_kms_key          = optional(bool, true)
+    kms_key_arn             = optional(string)
+    kms_key_deletion_window = optional(number, 30)
+    bucket_key_enabled      = optional(bool, true)
+  })
+  default = {}
+
+  validation {
+    condition     = contains(["aws:kms", "AES256"], var.encryption.sse_algorithm)
+    error_message = "encryption.sse_algorithm must be \"aws:kms\" or \"AES256\"."
+  }
+
+  validation {
+    condition     = var.encryption.kms_key_deletion_window >= 7 && var.encryption.kms_key_deletion_window <= 30
+    error_message = "encryption.kms_key_deletion_window must be between 7 and 30 days."
+  }
+}
+
+variable "lifecycle_rules" {
+  description = "Lifecycle housekeeping: days after which incomplete multipart uploads are aborted, and after which non-current object versions expire (null keeps them)."
+  type = object({
+    abort_incomplete_multipart_upload_days = optional(number, 7)
+    noncurrent_version_expiration_days     = optional(number, 90)
+  })
+  default = {}
+}
+
+variable "access_logging" {
+  description = "Server access logging to another bucket (null disables it). The target bucket must accept logs from the S3 logging service."
+  type = object({
+    target_bucket = string
+    target_prefix = optional(string, "s3-access-logs/")
+  })
+  default = null
+}
+
+variable "tags" {
+  description = "Tags added to every resource of the module."
+  type        = map(string)
+  default     = {}
+}
