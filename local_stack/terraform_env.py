@@ -1,0 +1,105 @@
+"""Run `terraform init/apply/output` of `terraform/envs/local` against this stack's LocalStack.
+
+Offline init uses the provider mirror (`TF_PLUGIN_DIR`, default `/opt/tf-plugins` when present). The default
+stack keeps terraform's default state file (`terraform/envs/local/terraform.tfstate`) so `terraform output`
+works as usual; an isolated stack (another `PIPELINE_STATE_DIR`) keeps its state in its own state dir.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from local_stack import config as cfg
+from local_stack.components import base_env
+from local_stack.config import StackConfig
+from local_stack.processes import StackError
+
+DEFAULT_STATE_DIR = cfg.REPO_ROOT / ".local"
+
+
+def state_file(config: StackConfig) -> Path | None:
+    """Explicit state file for an isolated stack; None means terraform's default in the env dir."""
+    if config.state_dir.resolve() == DEFAULT_STATE_DIR.resolve():
+        return None
+    return config.state_dir / "terraform" / "terraform.tfstate"
+
+
+def terraform_binary() -> str:
+    binary = shutil.which("terraform")
+    if binary is None:
+        raise StackError("terraform: the terraform binary is not on PATH (install Terraform 1.11)")
+    return binary
+
+
+def _env(config: StackConfig) -> dict[str, str]:
+    return base_env() | config.aws_env() | {"CHECKPOINT_DISABLE": "1", "TF_IN_AUTOMATION": "1"}
+
+
+def _run(config: StackConfig, *args: str, log: Path | None = None, timeout: float = 600) -> str:
+    argv = [terraform_binary(), f"-chdir={config.terraform_dir}", *args]
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, env=_env(config), timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        raise StackError(f"terraform: `{' '.join(argv[1:4])}` timed out after {timeout:.0f}s") from exc
+    if log is not None:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with open(log, "a") as fh:
+            fh.write(f"\n$ {' '.join(argv)}\n{proc.stdout}{proc.stderr}")
+    if proc.returncode != 0:
+        lines = (proc.stderr or proc.stdout).strip().splitlines()[-25:]
+        raise StackError(f"terraform {args[0]} of {config.terraform_dir} failed:\n" + "\n".join(lines))
+    return proc.stdout
+
+
+def drop_state(config: StackConfig) -> None:
+    """Forget resources of a LocalStack that no longer exists (it keeps nothing across a restart)."""
+    path = state_file(config) or config.terraform_dir / "terraform.tfstate"
+    for candidate in (path, path.with_name(path.name + ".backup")):
+        candidate.unlink(missing_ok=True)
+
+
+def variables(config: StackConfig) -> list[str]:
+    return [
+        "-var",
+        f"user_id={config.user_id}",
+        "-var",
+        f"localstack_endpoint={config.localstack_url}",
+        "-var",
+        f"rest_proxy_url={config.rest_proxy_url}",
+    ]
+
+
+def apply(config: StackConfig, log: Path | None = None) -> dict[str, Any]:
+    """init + apply of envs/local; returns the outputs with their values unwrapped."""
+    if not (config.terraform_dir / "main.tf").exists():
+        raise StackError(f"terraform: {config.terraform_dir} has no main.tf (the envs/local root is missing)")
+    init = ["init", "-input=false", "-no-color"]
+    if config.tf_plugin_dir and Path(config.tf_plugin_dir).is_dir():
+        init.append(f"-plugin-dir={config.tf_plugin_dir}")
+    _run(config, *init, log=log)
+    state = state_file(config)
+    state_args = [f"-state={state}"] if state else []
+    if state:
+        state.parent.mkdir(parents=True, exist_ok=True)
+    _run(
+        config,
+        "apply",
+        "-auto-approve",
+        "-input=false",
+        "-no-color",
+        *state_args,
+        *variables(config),
+        log=log,
+    )
+    return outputs(config)
+
+
+def outputs(config: StackConfig) -> dict[str, Any]:
+    """`terraform output -json`, values unwrapped (sensitive ones included: this is a local test stack)."""
+    state = state_file(config)
+    raw = _run(config, "output", "-json", "-no-color", *([f"-state={state}"] if state else []))
+    return {name: item.get("value") for name, item in json.loads(raw or "{}").items()}
