@@ -1,0 +1,302 @@
+# MWAA environment: a versioned, encrypted, private DAG bucket holding the project's DAG files and
+# requirements.txt (uploaded by Terraform), a least-privilege execution role, private networking and every
+# Airflow log type in CloudWatch. Airflow reads connections (e.g. `databricks_default`) from Secrets Manager.
+
+data "aws_caller_identity" "current" {}
+
+data "aws_region" "current" {}
+
+data "aws_partition" "current" {}
+
+locals {
+  account_id  = data.aws_caller_identity.current.account_id
+  region      = data.aws_region.current.name
+  partition   = data.aws_partition.current.partition
+  bucket_name = coalesce(var.dag_bucket_name, "airflow-${var.name}-${local.account_id}")
+  dag_files   = fileset(var.dags_dir, "**/*.py")
+
+  airflow_configuration_options = merge({
+    "secrets.backend"        = "airflow.providers.amazon.aws.secrets.secrets_manager.SecretsManagerBackend"
+    "secrets.backend_kwargs" = jsonencode({ connections_prefix = "${var.secrets_prefix}/connections", variables_prefix = "${var.secrets_prefix}/variables" })
+  }, var.airflow_configuration_options)
+}
+
+# --- DAG bucket -------------------------------------------------------------------------------------
+
+resource "aws_s3_bucket" "dags" {
+  bucket        = local.bucket_name
+  force_destroy = var.force_destroy
+  tags          = var.tags
+}
+
+resource "aws_s3_bucket_public_access_block" "dags" {
+  bucket                  = aws_s3_bucket.dags.id
+  block_public_acls       = true
+  block_public_policy     = true
+  ignore_public_acls      = true
+  restrict_public_buckets = true
+}
+
+resource "aws_s3_bucket_ownership_controls" "dags" {
+  bucket = aws_s3_bucket.dags.id
+  rule {
+    object_ownership = "BucketOwnerEnforced"
+  }
+}
+
+resource "aws_s3_bucket_versioning" "dags" {
+  bucket = aws_s3_bucket.dags.id
+  versioning_configuration {
+    status = "Enabled"
+  }
+}
+
+resource "aws_s3_bucket_server_side_encryption_configuration" "dags" {
+  bucket = aws_s3_bucket.dags.id
+  rule {
+    apply_server_side_encryption_by_default {
+      sse_algorithm = "aws:kms"
+    }
+    bucket_key_enabled = true
+  }
+}
+
+resource "aws_s3_bucket_lifecycle_configuration" "dags" {
+  bucket = aws_s3_bucket.dags.id
+
+  rule {
+    id     = "housekeeping"
+    status = "Enabled"
+    filter {}
+
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 7
+    }
+
+    noncurrent_version_expiration {
+      noncurrent_days = 30
+    }
+  }
+
+  depends_on = [aws_s3_bucket_versioning.dags]
+}
+
+data "aws_iam_policy_document" "dags_bucket" {
+  statement {
+    sid     = "DenyInsecureTransport"
+    effect  = "Deny"
+    actions = ["s3:*"]
+    resources = [
+      aws_s3_bucket.dags.arn,
+      "${aws_s3_bucket.dags.arn}/*",
+    ]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+}
+
+resource "aws_s3_bucket_policy" "dags" {
+  bucket = aws_s3_bucket.dags.id
+  policy = data.aws_iam_policy_document.dags_bucket.json
+
+  depends_on = [aws_s3_bucket_public_access_block.dags]
+}
+
+resource "aws_s3_object" "dags" {
+  for_each = local.dag_files
+
+  bucket      = aws_s3_bucket.dags.id
+  key         = "dags/${each.value}"
+  source      = "${var.dags_dir}/${each.value}"
+  source_hash = filemd5("${var.dags_dir}/${each.value}")
+
+  tags = var.tags
+
+  depends_on = [aws_s3_bucket_versioning.dags, aws_s3_bucket_server_side_encryption_configuration.dags]
+}
+
+resource "aws_s3_object" "requirements" {
+  count = var.requirements_path != null ? 1 : 0
+
+  bucket      = aws_s3_bucket.dags.id
+  key         = "requirements.txt"
+  source      = var.requirements_path
+  source_hash = filemd5(var.requirements_path)
+
+  tags = var.tags
+
+  depends_on = [aws_s3_bucket_versioning.dags, aws_s3_bucket_server_side_encryption_configuration.dags]
+}
+
+# --- execution role ---------------------------------------------------------------------------------
+
+data "aws_iam_policy_document" "assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["airflow.amazonaws.com", "airflow-env.amazonaws.com"]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "execution" {
+  statement {
+    sid       = "PublishMetrics"
+    actions   = ["airflow:PublishMetrics"]
+    resources = ["arn:${local.partition}:airflow:${local.region}:${local.account_id}:environment/${var.name}"]
+  }
+
+  statement {
+    sid       = "NoBucketListing"
+    effect    = "Deny"
+    actions   = ["s3:ListAllMyBuckets"]
+    resources = [aws_s3_bucket.dags.arn, "${aws_s3_bucket.dags.arn}/*"]
+  }
+
+  statement {
+    sid       = "ReadDagBucket"
+    actions   = ["s3:GetObject*", "s3:GetBucket*", "s3:List*"]
+    resources = [aws_s3_bucket.dags.arn, "${aws_s3_bucket.dags.arn}/*"]
+  }
+
+  statement {
+    sid = "WriteOwnLogs"
+    actions = [
+      "logs:CreateLogStream",
+      "logs:CreateLogGroup",
+      "logs:PutLogEvents",
+      "logs:GetLogEvents",
+      "logs:GetLogRecord",
+      "logs:GetLogGroupFields",
+      "logs:GetQueryResults",
+    ]
+    resources = ["arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:airflow-${var.name}-*"]
+  }
+
+  statement {
+    sid = "AccountLevelReads"
+    # These actions have no resource-level permissions (AWS documents "*" for them).
+    actions   = ["logs:DescribeLogGroups", "s3:GetAccountPublicAccessBlock", "cloudwatch:PutMetricData"]
+    resources = ["*"]
+  }
+
+  statement {
+    sid = "CeleryQueue"
+    actions = [
+      "sqs:ChangeMessageVisibility",
+      "sqs:DeleteMessage",
+      "sqs:GetQueueAttributes",
+      "sqs:GetQueueUrl",
+      "sqs:ReceiveMessage",
+      "sqs:SendMessage",
+    ]
+    resources = ["arn:${local.partition}:sqs:${local.region}:*:airflow-celery-*"]
+  }
+
+  statement {
+    sid           = "CeleryQueueEncryption"
+    actions       = ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey*", "kms:Encrypt"]
+    not_resources = ["arn:${local.partition}:kms:*:${local.account_id}:key/*"]
+    condition {
+      test     = "StringLike"
+      variable = "kms:ViaService"
+      values   = ["sqs.${local.region}.amazonaws.com"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.kms_key_arn != null ? [1] : []
+    content {
+      sid       = "EnvironmentKey"
+      actions   = ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey*", "kms:Encrypt"]
+      resources = [var.kms_key_arn]
+    }
+  }
+
+  statement {
+    sid     = "AirflowSecrets"
+    actions = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
+    resources = [
+      "arn:${local.partition}:secretsmanager:${local.region}:${local.account_id}:secret:${var.secrets_prefix}/connections/*",
+      "arn:${local.partition}:secretsmanager:${local.region}:${local.account_id}:secret:${var.secrets_prefix}/variables/*",
+    ]
+  }
+}
+
+resource "aws_iam_role" "execution" {
+  name_prefix        = "${substr(var.name, 0, 30)}-"
+  description        = "MWAA ${var.name} execution role"
+  assume_role_policy = data.aws_iam_policy_document.assume.json
+  tags               = var.tags
+}
+
+resource "aws_iam_role_policy" "execution" {
+  name   = "mwaa-execution"
+  role   = aws_iam_role.execution.id
+  policy = data.aws_iam_policy_document.execution.json
+}
+
+# --- environment ------------------------------------------------------------------------------------
+
+resource "aws_mwaa_environment" "this" {
+  name                  = var.name
+  airflow_version       = var.airflow_version
+  environment_class     = var.environment_class
+  min_workers           = var.min_workers
+  max_workers           = var.max_workers
+  execution_role_arn    = aws_iam_role.execution.arn
+  source_bucket_arn     = aws_s3_bucket.dags.arn
+  dag_s3_path           = "dags/"
+  webserver_access_mode = var.webserver_access_mode
+  kms_key               = var.kms_key_arn
+
+  requirements_s3_path           = try(aws_s3_object.requirements[0].key, null)
+  requirements_s3_object_version = try(aws_s3_object.requirements[0].version_id, null)
+
+  airflow_configuration_options = local.airflow_configuration_options
+
+  network_configuration {
+    subnet_ids         = var.subnet_ids
+    security_group_ids = var.security_group_ids
+  }
+
+  logging_configuration {
+    dag_processing_logs {
+      enabled   = true
+      log_level = var.log_level
+    }
+    scheduler_logs {
+      enabled   = true
+      log_level = var.log_level
+    }
+    task_logs {
+      enabled   = true
+      log_level = var.log_level
+    }
+    webserver_logs {
+      enabled   = true
+      log_level = var.log_level
+    }
+    worker_logs {
+      enabled   = true
+      log_level = var.log_level
+    }
+  }
+
+  tags = var.tags
+
+  depends_on = [
+    aws_iam_role_policy.execution,
+    aws_s3_bucket_public_access_block.dags,
+    aws_s3_bucket_versioning.dags,
+    aws_s3_object.dags,
+  ]
+}

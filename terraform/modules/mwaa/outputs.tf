@@ -1,0 +1,39 @@
+output "environment_name" {
+  description = "Name of the MWAA environment."
+  value       = aws_mwaa_environment.this.name
+}
+
+output "environment_arn" {
+  description = "ARN of the MWAA environment."
+  value       = aws_mwaa_environment.this.arn
+}
+
+output "webserver_url" {
+  description = "Airflow UI host name (open `https://<url>`; PRIVATE_ONLY needs a route into the VPC)."
+  value       = try(aws_mwaa_environment.this.webserver_url, null)
+}
+
+output "dag_bucket_name" {
+  description = "Name of the DAG bucket."
+  value       = aws_s3_bucket.dags.id
+}
+
+output "dag_bucket_arn" {
+  description = "ARN of the DAG bucket."
+  value       = aws_s3_bucket.dags.arn
+}
+
+output "dag_object_keys" {
+  description = "Keys of the uploaded DAG files."
+  value       = sort([for o in aws_s3_object.dags : o.key])
+}
+
+output "execution_role_arn" {
+  description = "ARN of the execution role."
+  value       = aws_iam_role.execution.arn
+}
+
+output "secrets_prefix" {
+  description = "Secrets Manager prefix Airflow reads connections from (`<prefix>/connections/<conn_id>`)."
+  value       = var.secrets_prefix
+}
