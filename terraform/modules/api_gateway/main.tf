@@ -66,9 +66,16 @@ resource "aws_api_gateway_deployment" "this" {
 # --- logging ---------------------------------------------------------------------------------------
 
 resource "aws_api_gateway_account" "this" {
-  count = var.cloudwatch_role_arn == null ? 0 : 1
+  count = var.manage_account_cloudwatch_role ? 1 : 0
 
   cloudwatch_role_arn = var.cloudwatch_role_arn
+
+  lifecycle {
+    precondition {
+      condition     = var.cloudwatch_role_arn != null
+      error_message = "cloudwatch_role_arn is required when manage_account_cloudwatch_role is true."
+    }
+  }
 }
 
 resource "aws_cloudwatch_log_group" "access" {

@@ -113,8 +113,14 @@ variable "usage_plan" {
   }
 }
 
+variable "manage_account_cloudwatch_role" {
+  description = "Set `cloudwatch_role_arn` as the account's API Gateway CloudWatch Logs role (an account- and region-wide setting that access and execution logs need on AWS). False leaves the account setting alone."
+  type        = bool
+  default     = false
+}
+
 variable "cloudwatch_role_arn" {
-  description = "If set, the module sets this role as the account's API Gateway CloudWatch Logs role (an account- and region-wide setting; the iam module's `api_gateway_cloudwatch_role_arn`). Null leaves the account setting alone."
+  description = "Role API Gateway uses to write logs (the iam module's `api_gateway_cloudwatch_role_arn`); used when `manage_account_cloudwatch_role` is true."
   type        = string
   default     = null
 }

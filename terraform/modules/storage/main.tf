@@ -120,7 +120,11 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
     id     = "abort-incomplete-multipart-uploads"
     status = "Enabled"
 
-    filter {}
+    # Whole bucket. An explicit empty prefix (not an empty filter block) is what S3 returns, so the
+    # provider's read-after-write check matches at once.
+    filter {
+      prefix = ""
+    }
 
     abort_incomplete_multipart_upload {
       days_after_initiation = var.lifecycle_rules.abort_incomplete_multipart_upload_days
@@ -134,7 +138,9 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
       id     = "expire-noncurrent-versions"
       status = "Enabled"
 
-      filter {}
+      filter {
+        prefix = ""
+      }
 
       noncurrent_version_expiration {
         noncurrent_days = rule.value
