@@ -1,0 +1,84 @@
+"""CLI of the local notebook runner.
+
+    python -m local_stack.notebook_runner batch --lake <dir|s3://bucket> --user-id <id> --out <dir>
+    python -m local_stack.notebook_runner run <notebook.py> [--widget name=value ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from local_stack.notebook_runner.adapter import SecretError, WidgetError
+from local_stack.notebook_runner.lake import LakeError
+
+DESCRIPTION = """Run Databricks source notebooks (.py) on local Spark.
+
+batch  runs notebooks/batch.py on a lake (a directory laid out like the bucket, or s3://bucket served by the
+       local stack at AWS_ENDPOINT_URL, default http://127.0.0.1:4566) and writes OUT/<result>.csv for the nine
+       results, OUT/cleaned/<dataset>/ (Parquet), OUT/rejected/<dataset>/ and OUT/report.html.
+run    runs any notebook: %run, %md and %sql cells are understood; spark, dbutils (widgets, secrets from
+       DATABRICKS_SECRET_<SCOPE>_<KEY>, fs with /mnt mounts) and display are provided.
+"""
+
+
+def _widget(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"expected name=value, got {text!r}")
+    return name.strip(), value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m local_stack.notebook_runner",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    batch = commands.add_parser("batch", help="run the batch notebook and write CSVs, Parquet and report.html")
+    batch.add_argument("--lake", required=True, help="lake directory or s3://bucket[/prefix]")
+    batch.add_argument("--user-id", required=True, help="user id: topics <user_id>.pin|geo|user")
+    batch.add_argument("--out", required=True, type=Path, help="output directory")
+    batch.add_argument("--verbose", action="store_true", help="print each cell and displayed results")
+    run = commands.add_parser("run", help="run one notebook file")
+    run.add_argument("notebook", type=Path, help="notebook source file (.py)")
+    run.add_argument(
+        "--widget", action="append", type=_widget, default=[], metavar="NAME=VALUE", help="widget value (repeatable)"
+    )
+    run.add_argument("--quiet", action="store_true", help="do not print the cells as they run")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from local_stack.notebook_runner.runner import NotebookError
+
+    try:
+        if args.command == "batch":
+            from local_stack.notebook_runner.batch import run_batch
+
+            print(run_batch(args.lake, args.user_id, args.out, echo=args.verbose).summary())
+        else:
+            from local_stack.notebook_runner.runner import run_notebook
+            from local_stack.notebook_runner.session import local_spark
+
+            if not args.notebook.is_file():
+                raise LakeError(f"notebook {args.notebook} not found")
+            run = run_notebook(
+                args.notebook,
+                local_spark(),
+                widgets=dict(args.widget),
+                echo_md=not args.quiet,
+                log=None if args.quiet else lambda line: print(f"-- {line}", file=sys.stderr),
+            )
+            print(f"{args.notebook}: {len(run.cells)} cells in {run.seconds:.1f} s")
+    except (NotebookError, LakeError, WidgetError, SecretError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,310 @@
+"""The Databricks objects a notebook uses, for local runs: `spark`, `dbutils` and `display`.
+
+* `dbutils.widgets`: `text`, `dropdown`, `combobox`, `multiselect`, `get`, `getAll`, `remove`, `removeAll`;
+  values given to the runner (`--widget name=value`, job parameters on Databricks) override the defaults.
+* `dbutils.secrets.get(scope, key)`: the environment variable `DATABRICKS_SECRET_<SCOPE>_<KEY>` (upper case, every
+  character other than a letter or digit becomes `_`), e.g. scope `aws`, key `access_key_id` ->
+  `DATABRICKS_SECRET_AWS_ACCESS_KEY_ID`. `list(scope)` and `listScopes()` read the same variables.
+* `dbutils.fs`: `mount(source, mount_point)` maps `/mnt/...` (and `dbfs:/mnt/...`, `/dbfs/mnt/...`) onto an
+  `s3a://[key:secret@]bucket[/prefix]` source (read through the local stack's S3, see `lake.py`) or a local
+  directory; `mounts`, `unmount`, `refreshMounts`, `ls`, `head`, `mkdirs`, `rm` work on the mapped paths.
+* `spark`: the local SparkSession behind a thin proxy whose readers (`spark.read.json(...)`, `.parquet`, `.csv`,
+  `.text`, `.load`) first turn `s3://` and mounted paths into local ones. Everything else is the real session.
+* `display(df)`: prints the first rows.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections import namedtuple
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pyspark.sql import DataFrame, DataFrameReader, SparkSession
+
+from local_stack.notebook_runner.lake import LakeError, S3Mirror, is_s3
+
+FileInfo = namedtuple("FileInfo", "path name size modificationTime")
+MountInfo = namedtuple("MountInfo", "mountPoint source encryptionType")
+SecretScope = namedtuple("SecretScope", "name")
+SecretMetadata = namedtuple("SecretMetadata", "key")
+DISPLAY_ROWS = 20
+
+
+class WidgetError(KeyError):
+    """A widget was read before it was defined (Databricks: InputWidgetNotDefined)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class SecretError(KeyError):
+    """A secret the environment does not provide."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def secret_env_name(scope: str, key: str) -> str:
+    """Environment variable holding secret `key` of `scope`: `DATABRICKS_SECRET_<SCOPE>_<KEY>`."""
+    return "DATABRICKS_SECRET_" + re.sub(r"[^A-Za-z0-9]", "_", f"{scope}_{key}").upper()
+
+
+class Widgets:
+    """`dbutils.widgets`: defaults declared by the notebook, overridden by the runner's values."""
+
+    def __init__(self, values: Mapping[str, str] | None = None) -> None:
+        self._overrides = dict(values or {})
+        self._defaults: dict[str, str] = {}
+
+    def text(self, name: str, defaultValue: str = "", label: str | None = None) -> None:  # noqa: N803
+        self._defaults[name] = defaultValue
+
+    def dropdown(self, name: str, defaultValue: str, choices: list[str], label: str | None = None) -> None:  # noqa: N803
+        if defaultValue not in choices:
+            raise ValueError(f"widget {name}: default {defaultValue!r} is not one of {choices}")
+        value = self._overrides.get(name)
+        if value is not None and value not in choices:
+            raise ValueError(f"widget {name}: {value!r} is not one of {', '.join(choices)}")
+        self._defaults[name] = defaultValue
+
+    combobox = text
+
+    def multiselect(self, name: str, defaultValue: str, choices: list[str], label: str | None = None) -> None:  # noqa: N803
+        self._defaults[name] = defaultValue
+
+    def get(self, name: str) -> str:
+        if name in self._overrides:
+            return self._overrides[name]
+        if name in self._defaults:
+            return self._defaults[name]
+        raise WidgetError(f"no input widget named {name!r} is defined")
+
+    getArgument = get  # noqa: N815
+
+    def getAll(self) -> dict[str, str]:  # noqa: N802
+        return {**self._defaults, **self._overrides}
+
+    def remove(self, name: str) -> None:
+        self._defaults.pop(name, None)
+
+    def removeAll(self) -> None:  # noqa: N802
+        self._defaults.clear()
+
+
+class Secrets:
+    """`dbutils.secrets`, read from `DATABRICKS_SECRET_<SCOPE>_<KEY>` environment variables."""
+
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        self._environ = os.environ if environ is None else environ
+
+    def get(self, scope: str, key: str) -> str:
+        name = secret_env_name(scope, key)
+        value = self._environ.get(name)
+        if value is None:
+            raise SecretError(f"secret {key!r} of scope {scope!r} is not set: export {name}=...")
+        return value
+
+    def getBytes(self, scope: str, key: str) -> bytes:  # noqa: N802
+        return self.get(scope, key).encode()
+
+    def listScopes(self) -> list[SecretScope]:  # noqa: N802
+        return [SecretScope(s) for s in sorted({k.split("_")[2].lower() for k in self._secret_vars()})]
+
+    def list(self, scope: str) -> list[SecretMetadata]:
+        prefix = secret_env_name(scope, "")
+        return [SecretMetadata(k[len(prefix) :].lower()) for k in self._secret_vars() if k.startswith(prefix)]
+
+    def _secret_vars(self) -> list[str]:
+        return sorted(k for k in self._environ if k.startswith("DATABRICKS_SECRET_") and k.count("_") >= 3)
+
+
+class FileSystem:
+    """`dbutils.fs` over local directories, with `/mnt/...` mount points mapped to S3 sources or directories."""
+
+    def __init__(self, mirror: S3Mirror) -> None:
+        self.mirror = mirror
+        self._mounts: dict[str, str] = {}
+
+    # --- mounts -------------------------------------------------------------------------------------
+    def mount(
+        self,
+        source: str,
+        mount_point: str,
+        encryption_type: str = "",
+        extra_configs: Mapping[str, str] | None = None,
+    ) -> bool:
+        point = _strip_dbfs(mount_point).rstrip("/")
+        if not point.startswith("/mnt/"):
+            raise ValueError(f"mount point must be under /mnt/, got {mount_point!r}")
+        if point in self._mounts:
+            raise ValueError(f"Directory already mounted: {point}")
+        if is_s3(source):
+            if extra_configs:
+                key = extra_configs.get("fs.s3a.access.key")
+                secret = extra_configs.get("fs.s3a.secret.key")
+                if key and secret and "@" not in source:
+                    from urllib.parse import quote
+
+                    source = source.replace("://", f"://{key}:{quote(secret, safe='')}@", 1)
+        elif not Path(_strip_file(source)).is_dir():
+            raise LakeError(f"cannot mount {source!r}: not an s3a:// URI or an existing directory")
+        self._mounts[point] = source.rstrip("/")
+        return True
+
+    def mounts(self) -> list[MountInfo]:
+        return [MountInfo(point, _redact(source), "") for point, source in self._mounts.items()]
+
+    def unmount(self, mount_point: str) -> bool:
+        return self._mounts.pop(_strip_dbfs(mount_point).rstrip("/"), None) is not None
+
+    def refreshMounts(self) -> bool:  # noqa: N802
+        return True
+
+    # --- paths --------------------------------------------------------------------------------------
+    def resolve(self, path: str) -> str:
+        """A path local Spark and Python can open for a notebook path (mounts, dbfs:, s3://)."""
+        path = _strip_dbfs(str(path))
+        for point, source in self._mounts.items():
+            if path == point or path.startswith(point + "/"):
+                path = source + path[len(point) :]
+                break
+        else:
+            if path.startswith("/mnt/"):
+                raise LakeError(f"{path} is not under a mounted directory (mounts: {sorted(self._mounts) or 'none'})")
+        if is_s3(path):
+            return self.mirror.local_path(path)
+        return _strip_file(path)
+
+    def ls(self, path: str) -> list[FileInfo]:
+        local = Path(self.resolve(path))
+        if not local.exists():
+            raise FileNotFoundError(f"{path} does not exist")
+        entries = sorted(local.iterdir()) if local.is_dir() else [local]
+        base = str(path).rstrip("/")
+        return [
+            FileInfo(
+                f"{base}/{e.name}" + ("/" if e.is_dir() else ""),
+                e.name + ("/" if e.is_dir() else ""),
+                0 if e.is_dir() else e.stat().st_size,
+                int(e.stat().st_mtime * 1000),
+            )
+            for e in entries
+        ]
+
+    def head(self, path: str, maxBytes: int = 65536) -> str:  # noqa: N803
+        with open(self.resolve(path), "rb") as handle:
+            return handle.read(maxBytes).decode("utf-8", errors="replace")
+
+    def mkdirs(self, path: str) -> bool:
+        Path(self.resolve(path)).mkdir(parents=True, exist_ok=True)
+        return True
+
+    def rm(self, path: str, recurse: bool = False) -> bool:
+        local = Path(self.resolve(path))
+        if local.is_dir():
+            if not recurse:
+                raise OSError(f"{path} is a directory: pass recurse=True")
+            shutil.rmtree(local)
+        elif local.exists():
+            local.unlink()
+        else:
+            return False
+        return True
+
+
+class LocalDbutils:
+    """The `dbutils` object of a local run."""
+
+    def __init__(
+        self,
+        widgets: Mapping[str, str] | None = None,
+        mirror: S3Mirror | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self.widgets = Widgets(widgets)
+        self.secrets = Secrets(environ)
+        self.fs = FileSystem(mirror or S3Mirror(Path(".cache/notebook_runner/s3")))
+
+
+READER_METHODS = {"json", "parquet", "csv", "text", "orc", "load", "table"}
+
+
+class ReaderProxy:
+    """A DataFrameReader whose path arguments go through `FileSystem.resolve` first."""
+
+    def __init__(self, reader: DataFrameReader, fs: FileSystem) -> None:
+        self._reader = reader
+        self._fs = fs
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._reader, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if name in READER_METHODS and name != "table":
+                args = tuple(self._resolve(a) for a in args[:1]) + args[1:]
+                if "path" in kwargs:
+                    kwargs["path"] = self._resolve(kwargs["path"])
+            result = attr(*args, **kwargs)
+            return ReaderProxy(result, self._fs) if isinstance(result, DataFrameReader) else result
+
+        return call
+
+    def _resolve(self, path: Any) -> Any:
+        if isinstance(path, str):
+            return self._fs.resolve(path)
+        if isinstance(path, list | tuple):
+            return [self._fs.resolve(p) for p in path]
+        return path
+
+
+class SparkProxy:
+    """The notebook's `spark`: the real local session, except that readers resolve lake paths."""
+
+    def __init__(self, session: SparkSession, fs: FileSystem) -> None:
+        self._session = session
+        self._fs = fs
+
+    @property
+    def read(self) -> ReaderProxy:
+        return ReaderProxy(self._session.read, self._fs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._session, name)
+
+
+def make_display(rows: int = DISPLAY_ROWS, printer: Any = print) -> Any:
+    """A `display` that prints the first `rows` rows of a Spark or pandas DataFrame (anything else: as is)."""
+
+    def display(obj: Any, *args: Any, **kwargs: Any) -> None:
+        if isinstance(obj, DataFrame):
+            frame = obj.limit(rows + 1).toPandas()
+            more = "\n..." if len(frame) > rows else ""
+            printer(frame.head(rows).to_string(index=False) + more if len(frame) else f"(no rows) {obj.columns}")
+        elif hasattr(obj, "to_string"):
+            printer(obj.head(rows).to_string(index=False))
+        else:
+            printer(obj)
+
+    return display
+
+
+def _strip_dbfs(path: str) -> str:
+    if path.startswith("dbfs:"):
+        path = path[len("dbfs:") :]
+    if path.startswith("/dbfs/"):
+        path = path[len("/dbfs") :]
+    return path
+
+
+def _strip_file(path: str) -> str:
+    return path[len("file:") :] if path.startswith("file:") else path
+
+
+def _redact(source: str) -> str:
+    return re.sub(r"://[^@/]+@", "://", source)

@@ -1,0 +1,148 @@
+"""`run_batch`: the batch notebook on local Spark, exported as CSVs, Parquet and an HTML report.
+
+Runs `notebooks/batch.py` with widgets `user_id`, `lake_access=direct`, `bucket=<lake>` inside a fresh database
+whose tables live under `OUT/.tables`, then writes `OUT/<result>.csv` (header, exact columns, one file per result),
+`OUT/cleaned/<dataset>/` (the cleaned tables' Parquet files), `OUT/rejected/<dataset>/` and `OUT/report.html`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from local_stack.lake_layout import TOPICS_DIR
+from local_stack.notebook_runner.lake import LakeError, S3Mirror, is_s3
+from local_stack.notebook_runner.report import write_report
+from local_stack.notebook_runner.runner import run_notebook
+from local_stack.notebook_runner.session import local_spark
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+BATCH_NOTEBOOK = REPO_ROOT / "notebooks" / "batch.py"
+DATASETS = ("pin", "geo", "user")
+_RUNS = itertools.count(1)
+
+
+@dataclass
+class DatasetCounts:
+    """Rows of one dataset: read from the lake, rejected, collapsed as duplicates, left after cleaning."""
+
+    read: int
+    rejected: int
+    duplicates_removed: int
+    cleaned: int
+
+
+@dataclass
+class BatchRunResult:
+    """What `run_batch` produced and measured."""
+
+    out: Path
+    counts: dict[str, DatasetCounts]
+    result_rows: dict[str, int]
+    csv_paths: dict[str, Path]
+    report_path: Path
+    elapsed_seconds: float
+    notebook_seconds: float
+    results: dict[str, Any] = field(default_factory=dict, repr=False)  # name -> pandas DataFrame
+
+    def summary(self) -> str:
+        lines = [f"batch run: {self.elapsed_seconds:.1f} s (notebook {self.notebook_seconds:.1f} s)"]
+        for dataset, c in self.counts.items():
+            lines.append(
+                f"  {dataset:<5} read {c.read:>9,}  rejected {c.rejected:>7,}  duplicates {c.duplicates_removed:>7,}"
+                f"  cleaned {c.cleaned:>9,}"
+            )
+        for name, rows in self.result_rows.items():
+            lines.append(f"  {name:<46} {rows:>5} rows  {self.csv_paths[name]}")
+        lines.append(f"report: {self.report_path}")
+        return "\n".join(lines)
+
+
+def check_lake(lake: str) -> str:
+    """The lake argument as the notebook's `bucket` widget: an absolute directory or an `s3://` URI."""
+    if is_s3(lake):
+        return lake.rstrip("/")
+    path = Path(lake).absolute()
+    if not path.is_dir():
+        raise LakeError(f"lake directory {path} does not exist (give a directory laid out like the bucket or s3://)")
+    if not (path / TOPICS_DIR).is_dir():
+        raise LakeError(f"{path} has no {TOPICS_DIR}/ folder: not a lake laid out like the bucket (DESIGN 3.4)")
+    return str(path)
+
+
+def run_batch(lake: str, user_id: str, out: str | Path, spark: Any = None, echo: bool = False) -> BatchRunResult:
+    """Run the batch notebook on the lake `lake` (directory or `s3://bucket[/prefix]`) of `user_id` into `out`."""
+    started = time.perf_counter()
+    bucket = check_lake(str(lake))
+    out = Path(out).absolute()
+    out.mkdir(parents=True, exist_ok=True)
+    tables_dir = out / ".tables"
+    for stale in (tables_dir, out / "cleaned", out / "rejected"):
+        shutil.rmtree(stale, ignore_errors=True)
+    spark = spark or local_spark()
+    database = f"batch_run_{os.getpid()}_{next(_RUNS)}"
+    previous = spark.catalog.currentDatabase()
+    spark.sql(f"CREATE DATABASE {database} LOCATION '{tables_dir.as_posix()}'")
+    try:
+        spark.catalog.setCurrentDatabase(database)
+        widgets = {"user_id": user_id, "lake_access": "direct", "bucket": bucket}
+        mirror = S3Mirror(out / ".lake-cache")
+        display = None if echo else (lambda *args, **kwargs: None)
+        from local_stack.notebook_runner.runner import make_namespace
+
+        namespace = make_namespace(spark, widgets, mirror, display)
+        run = run_notebook(BATCH_NOTEBOOK, spark, namespace=namespace, log=print if echo else None)
+        result_tables: dict[str, str] = namespace["RESULT_TABLES"]
+        counts = {
+            row["dataset"]: DatasetCounts(row["read"], row["rejected"], row["duplicates_removed"], row["cleaned"])
+            for row in spark.table(f"{user_id}_batch_counts").collect()
+        }
+        results = {name: _ordered(spark.table(table).toPandas()) for name, table in result_tables.items()}
+    finally:
+        spark.catalog.setCurrentDatabase(previous)
+    csv_paths = {}
+    for name, frame in results.items():
+        csv_paths[name] = out / f"{name}.csv"
+        frame.to_csv(csv_paths[name], index=False)
+    for dataset in DATASETS:
+        _move(tables_dir / f"{user_id}_{dataset}_table", out / "cleaned" / dataset)
+        _move(tables_dir / f"{user_id}_{dataset}_rejected", out / "rejected" / dataset)
+    spark.sql(f"DROP DATABASE IF EXISTS {database} CASCADE")
+    shutil.rmtree(tables_dir, ignore_errors=True)
+    result = BatchRunResult(
+        out=out,
+        counts=counts,
+        result_rows={name: len(frame) for name, frame in results.items()},
+        csv_paths=csv_paths,
+        report_path=out / "report.html",
+        elapsed_seconds=0.0,
+        notebook_seconds=run.seconds,
+        results=results,
+    )
+    result.elapsed_seconds = time.perf_counter() - started
+    write_report(result, lake=str(lake), user_id=user_id)
+    return result
+
+
+AGE_ORDER = {"18-24": 0, "25-35": 1, "36-50": 2, "+50": 3}
+
+
+def _ordered(frame: Any) -> Any:
+    """Rows sorted by every column (age groups in age order), index reset."""
+    if frame.empty:
+        return frame
+    keys = list(frame.columns)
+    return frame.sort_values(
+        keys, key=lambda s: s.map(AGE_ORDER) if s.name == "age_group" else s, kind="stable"
+    ).reset_index(drop=True)
+
+
+def _move(source: Path, target: Path) -> None:
+    if source.is_dir():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(source), str(target))

@@ -1,0 +1,48 @@
+"""The local Spark session that stands in for a Databricks cluster (DESIGN 5's fast settings), one per process.
+
+`local[2]`, two shuffle partitions, no UI, no adaptive execution, UTC, driver bound to 127.0.0.1, a quick JIT
+and the serial GC. The first call starts the JVM; later calls return the same session (tests share it).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from pyspark.sql import SparkSession
+
+#: Driver heap. The whole local "cluster" (driver = executor in local mode) stays under 2 GB.
+DRIVER_MEMORY = os.environ.get("NOTEBOOK_RUNNER_DRIVER_MEMORY", "1400m")
+JAVA_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+
+
+def local_spark(master: str = "local[2]", warehouse: str | Path | None = None) -> SparkSession:
+    """The process-wide local Spark session with the fast settings (created on first use)."""
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    warehouse = Path(warehouse or tempfile.mkdtemp(prefix="spark-warehouse-")).absolute()
+    builder = (
+        SparkSession.builder.master(master)
+        .appName("notebook-runner")
+        .config("spark.driver.memory", DRIVER_MEMORY)
+        .config("spark.driver.host", "127.0.0.1")
+        .config("spark.driver.bindAddress", "127.0.0.1")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.sql.adaptive.enabled", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.warehouse.dir", str(warehouse))
+        .config("spark.driver.extraJavaOptions", f"{JAVA_OPTIONS} -Duser.timezone=UTC")
+        .config("spark.executor.extraJavaOptions", JAVA_OPTIONS)
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+    )
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark

@@ -1,0 +1,81 @@
+# Databricks notebook source
+# MAGIC %md
+# MAGIC # Pinterest batch: read the lake, clean, answer the nine questions
+# MAGIC
+# MAGIC Widgets (job parameters of the same names override them):
+# MAGIC
+# MAGIC | widget | meaning | default |
+# MAGIC |---|---|---|
+# MAGIC | `user_id` | prefix of the topics (`<user_id>.pin|geo|user`) and tables | `demo` |
+# MAGIC | `lake_access` | `direct` (s3:// with an instance profile, a UC external location or volume path) or `mount` (DBFS mount, keys from a secret scope) | `direct` |
+# MAGIC | `bucket` | bucket name, `s3://` URI or path of the lake | `user-<user_id>-bucket` |
+# MAGIC | `secret_scope` | secret scope holding `access_key_id` and `secret_access_key` (mount only) | `aws` |
+# MAGIC
+# MAGIC Writes the cleaned tables `<user_id>_pin_table`, `<user_id>_geo_table`, `<user_id>_user_table`, the rejected
+# MAGIC records `<user_id>_<dataset>_rejected`, the row counts `<user_id>_batch_counts` and one table
+# MAGIC `<user_id>_<result>` per query result.
+
+# COMMAND ----------
+
+# MAGIC %run ./lib/adapter
+
+# COMMAND ----------
+
+# MAGIC %run ./lib/cleaning
+
+# COMMAND ----------
+
+# MAGIC %run ./lib/queries
+
+# COMMAND ----------
+
+USER_ID = widget("user_id", "demo", label="user id")
+LAKE_ACCESS = widget("lake_access", "direct", choices=LAKE_ACCESS_MODES, label="lake access")
+BUCKET = widget("bucket", "", label="bucket, s3:// URI or path") or f"user-{USER_ID}-bucket"
+SECRET_SCOPE = widget("secret_scope", "aws", label="secret scope (mount)")
+LAKE = lake_root(LAKE_ACCESS, BUCKET, SECRET_SCOPE)
+print(f"lake: {LAKE} ({LAKE_ACCESS})")
+
+# COMMAND ----------
+
+# MAGIC %md
+# MAGIC ## Read and clean
+# MAGIC The raw records are cached once, so the rejected records, the cleaned table and the counts read the JSON once.
+
+# COMMAND ----------
+
+from pyspark import StorageLevel
+
+raw = {dataset: df.persist(StorageLevel.MEMORY_AND_DISK) for dataset, df in read_lake(LAKE, USER_ID).items()}
+CLEAN_TABLES = {dataset: f"{USER_ID}_{dataset}_table" for dataset in DATASETS}
+batch_counts = []
+for dataset in DATASETS:
+    cleaned, rejected = clean_dataset(raw[dataset], dataset)
+    save_table(cleaned, CLEAN_TABLES[dataset])
+    save_table(rejected, f"{USER_ID}_{dataset}_rejected")
+    read = raw[dataset].count()
+    n_rejected = spark.table(f"{USER_ID}_{dataset}_rejected").count()
+    n_cleaned = spark.table(CLEAN_TABLES[dataset]).count()
+    batch_counts.append((dataset, read, n_rejected, read - n_rejected - n_cleaned, n_cleaned))
+    raw[dataset].unpersist()
+
+counts_df = spark.createDataFrame(
+    batch_counts, "dataset string, read long, rejected long, duplicates_removed long, cleaned long"
+)
+save_table(counts_df, f"{USER_ID}_batch_counts")
+show(counts_df)
+
+# COMMAND ----------
+
+# MAGIC %md
+# MAGIC ## The nine results
+# MAGIC Computed from the cleaned tables just written, each written as `<user_id>_<result>` and displayed.
+
+# COMMAND ----------
+
+tables = {dataset: spark.table(name) for dataset, name in CLEAN_TABLES.items()}
+RESULT_TABLES = {}
+for name, result in all_results(tables).items():
+    RESULT_TABLES[name] = save_table(result, f"{USER_ID}_{name}")
+    print(name)
+    show(spark.table(RESULT_TABLES[name]))
