@@ -7,7 +7,7 @@ Kinesis record body are built here, once, for both the batch and the stream path
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -30,3 +30,18 @@ def _jsonable(value: Any) -> Any:
 def kafka_body(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """REST Proxy v2 produce body: `{"records": [{"value": {...}}, ...]}`."""
     return {"records": [{"value": record_value(row)} for row in rows]}
+
+
+def kinesis_record_body(stream: str, row: Mapping[str, Any], partition_key: str) -> dict[str, Any]:
+    """API Gateway PutRecord body (DESIGN 3.5): `Data` as a JSON object; the integration base64-encodes it."""
+    return {"StreamName": stream, "Data": record_value(row), "PartitionKey": partition_key}
+
+
+def kinesis_records_body(
+    stream: str, rows: Iterable[Mapping[str, Any]], partition_key: Callable[[Mapping[str, Any]], str]
+) -> dict[str, Any]:
+    """API Gateway PutRecords body: `{"StreamName": ..., "Records": [{"Data": {...}, "PartitionKey": ...}]}`."""
+    return {
+        "StreamName": stream,
+        "Records": [{"Data": record_value(row), "PartitionKey": partition_key(row)} for row in rows],
+    }

@@ -127,7 +127,7 @@ def seed_database(db_url: str = DEFAULT_DB_URL, rows: int = 11_000, seed: int = 
     try:
         return write_tables(engine, iter_chunks(rows, seed))
     except SQLAlchemyError as exc:
-        raise SourceDBError(f"cannot write the source tables to {_safe(db_url)}: {_reason(exc)}") from None
+        raise SourceDBError(f"cannot write the source tables to {safe_url(db_url)}: {_reason(exc)}") from None
     finally:
         engine.dispose()
 
@@ -142,12 +142,14 @@ class SourceReader:
             present = set(inspect(self.engine).get_table_names())
         except SQLAlchemyError as exc:
             self.engine.dispose()
-            raise SourceDBError(f"cannot reach the source database {_safe(db_url)}: {_reason(exc)}") from None
+            raise SourceDBError(
+                f"cannot reach the source database {safe_url(db_url)}: {_reason(exc)}"
+            ) from None
         missing = [t for t in TABLES if t not in present]
         if missing:
             self.engine.dispose()
             raise SourceDBError(
-                f"source database {_safe(db_url)} has no table {', '.join(missing)}: run `make seed` first"
+                f"source database {safe_url(db_url)} has no table {', '.join(missing)}: run `make seed` first"
             )
 
     def close(self) -> None:
@@ -224,7 +226,7 @@ def dataset_table(dataset: str) -> str:
     return SOURCE_TABLES[dataset]
 
 
-def _safe(db_url: str) -> str:
+def safe_url(db_url: str) -> str:
     """The URL without its password, for messages."""
     try:
         return make_url(db_url).render_as_string(hide_password=True)
