@@ -1,7 +1,8 @@
 # EC2 Kafka client: Amazon Linux 2023 in a private (or public) subnet, reached with SSM Session Manager (no SSH
 # key), IMDSv2 only, encrypted root volume, least-privilege MSK IAM access, and user data that installs Java,
 # the Kafka CLI, the MSK IAM auth library and the Confluent REST Proxy (systemd, port 8082, IAM auth), then
-# creates the pipeline's topics idempotently. Optionally an internal NLB in front of the REST Proxy.
+# creates the pipeline's topics idempotently. Optionally an internal NLB in front of the REST Proxy and the
+# API Gateway VPC link to it (what a private client needs for the API's `/{proxy+}` route).
 
 data "aws_ssm_parameter" "al2023" {
   count = var.ami_id == null ? 1 : 0
@@ -205,6 +206,16 @@ resource "aws_lb_listener" "this" {
     type             = "forward"
     target_group_arn = aws_lb_target_group.this[0].arn
   }
+
+  tags = var.tags
+}
+
+resource "aws_api_gateway_vpc_link" "this" {
+  count = try(var.load_balancer.create_vpc_link, false) ? 1 : 0
+
+  name        = "${var.name}-rest-proxy"
+  description = "API Gateway to the REST Proxy NLB of ${var.name}"
+  target_arns = [aws_lb.this[0].arn]
 
   tags = var.tags
 }

@@ -47,3 +47,8 @@ output "user_data" {
   description = "The rendered user data script (for review; it contains no secrets)."
   value       = local.user_data
 }
+
+output "vpc_link_id" {
+  description = "ID of the API Gateway VPC link to the NLB (null without one): the api_gateway module's `vpc_link_id`."
+  value       = try(aws_api_gateway_vpc_link.this[0].id, null)
+}

@@ -104,12 +104,14 @@ variable "rest_proxy_port" {
 variable "load_balancer" {
   description = <<-EOT
     Internal Network Load Balancer in front of the REST Proxy (what an API Gateway VPC link needs when the client is
-    private). Null means none. Its target group health-checks `GET /` on the REST Proxy port.
+    private), and the API Gateway (REST API) VPC link to it unless `create_vpc_link` is false. Null means neither.
+    Its target group health-checks `GET /` on the REST Proxy port.
   EOT
   type = object({
     subnet_ids          = list(string)
     deletion_protection = optional(bool, false)
     access_logs_bucket  = optional(string)
+    create_vpc_link     = optional(bool, true)
   })
   default = null
 }

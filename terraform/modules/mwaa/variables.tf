@@ -39,6 +39,15 @@ variable "force_destroy" {
   default     = true
 }
 
+variable "access_logging" {
+  description = "Server access logging of the DAG bucket to another bucket (null disables it)."
+  type = object({
+    target_bucket = string
+    target_prefix = optional(string, "s3-access-logs/mwaa-dags/")
+  })
+  default = null
+}
+
 variable "dags_dir" {
   description = "Local directory of the project's DAG files; every `*.py` under it is uploaded to `dags/` in the bucket."
   type        = string
