@@ -302,7 +302,9 @@ def make_s3(endpoint_url: str | None, region: str, credentials: Mapping[str, str
     )
 
 
-def run(sink: S3Sink, status_file: Path | None, should_stop: Callable[[], bool]) -> None:
+def run(
+    sink: S3Sink, status_file: Path | None, should_stop: Callable[[], bool], final_flush_timeout: float = 10.0
+) -> None:
     """The worker loop: discover, poll, flush; on stop, flush everything. S3/broker errors back off and retry."""
     delays = backoff_delays()
     last_status = 0.0
@@ -320,12 +322,13 @@ def run(sink: S3Sink, status_file: Path | None, should_stop: Callable[[], bool])
         if status_file is not None and time.monotonic() - last_status >= 0.5:
             write_status(status_file, sink.status())
             last_status = time.monotonic()
-    for delay in backoff_delays(cap=4.0):
+    deadline = time.monotonic() + final_flush_timeout
+    for delay in backoff_delays(cap=2.0):
         try:
             sink.flush_all()
             break
         except Exception as exc:
-            if delay > 3.9:
+            if time.monotonic() + delay > deadline:
                 log.error("final flush failed (%s); unwritten records will be re-read on restart", exc)
                 break
             time.sleep(delay)
@@ -367,6 +370,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--discover-interval-ms", type=int, default=2000, help="how often to look for new topics"
     )
+    parser.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=30.0,
+        help="seconds to keep retrying an unreachable S3 at start",
+    )
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     args = parser.parse_args(argv)
     if args.flush_size < 1:
@@ -386,6 +395,7 @@ def main(argv: list[str] | None = None) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
 
     s3 = make_s3(args.endpoint_url, args.region)
+    deadline = time.monotonic() + args.connect_timeout
     for delay in backoff_delays(cap=4.0):
         try:
             s3.head_bucket(Bucket=args.bucket)
@@ -398,7 +408,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 2
         except BotoCoreError as exc:
-            if delay > 3.9:
+            if time.monotonic() + delay > deadline:
                 print(f"s3-sink: cannot reach S3 at {args.endpoint_url}: {exc}", file=sys.stderr)
                 return 2
             time.sleep(delay)

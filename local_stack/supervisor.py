@@ -93,12 +93,17 @@ class Stack:
     def bucket(self) -> str:
         return str(self.recorded_outputs().get("bucket_name") or self.config.names.bucket)
 
-    def recorded_outputs(self) -> dict[str, Any]:
+    def recorded_outputs(self, for_running_localstack: bool = False) -> dict[str, Any]:
+        """Terraform outputs `up` recorded for this user_id (optionally: only if applied to this LocalStack)."""
         try:
             data = json.loads(self.config.outputs_file.read_text())
         except (OSError, ValueError):
             return {}
-        return data.get("outputs", {}) if data.get("user_id") == self.config.user_id else {}
+        if data.get("user_id") != self.config.user_id:
+            return {}
+        if for_running_localstack and data.get("localstack_pid") != self.pid(cfg.LOCALSTACK):
+            return {}
+        return data.get("outputs", {})
 
     # --- start one component -------------------------------------------------------------------------
     def ensure(self, name: str, bucket: str | None = None) -> bool:
@@ -144,8 +149,8 @@ class Stack:
         self.ensure_topics()
         if self.ensure(cfg.REST_PROXY):
             started.append(cfg.REST_PROXY)
-        outputs = self.recorded_outputs()
-        if not outputs or cfg.LOCALSTACK in started:
+        outputs = self.recorded_outputs(for_running_localstack=True)
+        if not outputs:
             t0 = time.monotonic()
             outputs = terraform_env.apply(c, log=c.log_dir / "terraform.log")
             self.record_outputs(outputs)
@@ -246,22 +251,15 @@ class Stack:
 
     def ensure_topics(self, topics: list[str] | None = None) -> None:
         """Create the user's topics on the broker (what the course's EC2 client does with kafka-topics.sh)."""
-        create_topics(self.config.bootstrap_servers, topics or list(self.config.names.topics.values()))
+        from local_stack.rest_proxy import ensure_topics
 
-
-def create_topics(bootstrap_servers: str, topics: list[str], partitions: int = TOPIC_PARTITIONS) -> None:
-    """Create topics, ignoring those that exist."""
-    from confluent_kafka import KafkaError, KafkaException
-    from confluent_kafka.admin import AdminClient, NewTopic
-
-    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
-    futures = admin.create_topics([NewTopic(t, partitions, 1) for t in topics], operation_timeout=10)
-    for topic, future in futures.items():
+        wanted = topics or list(self.config.names.topics.values())
         try:
-            future.result(timeout=15)
-        except KafkaException as exc:
-            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
-                raise StackError(f"tansu: cannot create topic {topic}: {exc}") from exc
+            created = ensure_topics(self.config.bootstrap_servers, wanted, partitions=TOPIC_PARTITIONS)
+        except RuntimeError as exc:
+            raise StackError(f"tansu: cannot create topics {', '.join(wanted)}: {exc}") from exc
+        if created:
+            self.say(f"  {'topics':<11} created     {', '.join(created)}")
 
 
 # --- Docker mode -------------------------------------------------------------------------------------

