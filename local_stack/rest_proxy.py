@@ -1,0 +1,795 @@
+"""A Kafka REST Proxy v2 stand-in: the produce API of DESIGN 3.3 over one shared `confluent-kafka` producer.
+
+The API Gateway's `/topics/{proxy+}` integration forwards here, as it forwards to the Confluent REST Proxy on the
+EC2 client machine in AWS. Endpoints (responses are `application/vnd.kafka.v2+json`):
+
+| request | response |
+|---|---|
+| `GET /` | 200 `{}` (health check) |
+| `GET /topics` | 200 `["<topic>", ...]` |
+| `GET /topics/{topic}` | 200 `{"name", "configs", "partitions": [...]}`; 404/40401 when unknown |
+| `POST /topics/{topic}` | 200 `{"offsets": [...], "key_schema_id": null, "value_schema_id": null}` |
+
+`POST` takes `Content-Type: application/vnd.kafka.json.v2+json` (parameters such as `charset` accepted) and a
+body `{"records": [{"value": {...}, "key": ..., "partition": ...}, ...]}`. Every record is produced, then the
+response waits for every delivery report and lists one entry per record, in order: `partition`/`offset` on
+success, `error_code`/`error` (50003 retriable, 50002 other Kafka error, as Confluent's) on failure.
+
+Errors are `{"error_code": <int>, "message": "..."}` with Confluent's codes: 404/40401 unknown topic, 404/40402
+unknown partition, 415/415 wrong or missing Content-Type, 400/400 malformed JSON, 422/422 a body that is not
+`{"records": [...]}` with a `value` in every record (Confluent's bean-validation code), 413/413 body too large,
+500/50003 when the broker cannot be reached for the topic check, 404/405 other paths and methods.
+
+Deliberate choices, where Confluent's proxy leaves room:
+- Topics are never auto-created (MSK clients create them upfront): the supervisor calls `ensure_topics()`.
+- When every record of a request failed (say the broker is down), the status is 500 (error_code 50003 if any
+  failure is retriable, else 50002) and the body carries the usual `offsets` entries next to `error_code` and
+  `message`, so a client that only checks the status retries instead of losing the batch. A partial failure is
+  a 200 with per-record errors, as in Confluent's proxy.
+- A `value` of null (a tombstone) is rejected with 422: the lake holds one JSON value per record.
+
+Run: `python -m local_stack.rest_proxy --host 127.0.0.1 --port 8082 --bootstrap-servers 127.0.0.1:9092`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import codecs
+import contextlib
+import functools
+import logging
+import random
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import unquote
+
+import orjson
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+log = logging.getLogger("rest_proxy")
+
+JSON_V2 = "application/vnd.kafka.json.v2+json"
+RESPONSE_CONTENT_TYPE = "application/vnd.kafka.v2+json"
+
+# Confluent REST Proxy error codes (io.confluent.kafkarest.Errors and rest-utils' exception mappers).
+TOPIC_NOT_FOUND = 40401
+PARTITION_NOT_FOUND = 40402
+UNPROCESSABLE = 422
+KAFKA_ERROR = 50002
+KAFKA_RETRIABLE_ERROR = 50003
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8082
+DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
+MAX_BODY_BYTES = 64 * 1024 * 1024
+TOPIC_CACHE_SECONDS = 10.0
+#: Top-level fields of Confluent's v2 produce request; the schema ones are accepted and ignored for JSON.
+REQUEST_FIELDS = frozenset({"records", "key_schema", "key_schema_id", "value_schema", "value_schema_id"})
+RECORD_FIELDS = frozenset({"key", "value", "partition"})
+
+#: librdkafka errors that Kafka's Java client raises as a `RetriableException` (Confluent maps those to 50003).
+RETRIABLE_ERRORS = frozenset(
+    {
+        KafkaError._MSG_TIMED_OUT,
+        KafkaError._TIMED_OUT,
+        KafkaError._TIMED_OUT_QUEUE,
+        KafkaError._TRANSPORT,
+        KafkaError._ALL_BROKERS_DOWN,
+        KafkaError._QUEUE_FULL,
+        KafkaError._UNKNOWN_PARTITION,
+        KafkaError._UNKNOWN_TOPIC,
+        KafkaError.REQUEST_TIMED_OUT,
+        KafkaError.NETWORK_EXCEPTION,
+        KafkaError.LEADER_NOT_AVAILABLE,
+        KafkaError.NOT_LEADER_FOR_PARTITION,
+        KafkaError.NOT_ENOUGH_REPLICAS,
+        KafkaError.NOT_ENOUGH_REPLICAS_AFTER_APPEND,
+        KafkaError.UNKNOWN_TOPIC_OR_PART,
+        KafkaError.KAFKA_STORAGE_ERROR,
+        KafkaError.BROKER_NOT_AVAILABLE,
+        KafkaError.COORDINATOR_NOT_AVAILABLE,
+        KafkaError.THROTTLING_QUOTA_EXCEEDED,
+    }
+)
+
+
+UNKNOWN_TOPIC_ERRORS = frozenset({KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_TOPIC})
+
+
+class ProxyError(Exception):
+    """A request-level error: HTTP status plus Confluent's `{"error_code", "message"}` body."""
+
+    def __init__(
+        self, status: int, error_code: int, message: str, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error_code = error_code
+        self.message = message
+        self.headers = headers or {}
+
+    def body(self) -> dict[str, Any]:
+        return {"error_code": self.error_code, "message": self.message}
+
+
+# --- request validation (pure functions) -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProduceRecord:
+    """One record of a produce request, serialised as the JSON embedded format does (compact JSON bytes)."""
+
+    value: bytes
+    key: bytes | None = None
+    partition: int | None = None
+
+
+def check_content_type(header: str | None) -> str:
+    """Validate a produce request's Content-Type; return its charset (`utf-8` when absent). 415 otherwise."""
+    media_type, _, params = (header or "").partition(";")
+    if media_type.strip().lower() != JSON_V2:
+        shown = f"{header!r}" if header else "missing"
+        raise ProxyError(
+            HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+            HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+            f"HTTP 415 Unsupported Media Type: Content-Type is {shown}; use {JSON_V2}",
+        )
+    charset = "utf-8"
+    for param in params.split(";"):
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset" and value.strip():
+            charset = value.strip().strip('"').lower()
+    try:
+        codecs.lookup(charset)
+    except LookupError:
+        raise ProxyError(
+            HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+            HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+            f"HTTP 415 Unsupported Media Type: unknown charset {charset!r}",
+        ) from None
+    return charset
+
+
+def parse_produce_body(body: bytes, charset: str = "utf-8") -> list[ProduceRecord]:
+    """Parse and validate a v2 JSON produce body into records. 400 for bad JSON, 422 for a bad shape."""
+    if not body.strip():
+        raise ProxyError(HTTPStatus.UNPROCESSABLE_ENTITY, UNPROCESSABLE, "Request body is empty")
+    try:
+        document = orjson.loads(body if codecs.lookup(charset).name == "utf-8" else body.decode(charset))
+    except (UnicodeDecodeError, orjson.JSONDecodeError) as exc:
+        raise ProxyError(HTTPStatus.BAD_REQUEST, HTTPStatus.BAD_REQUEST, f"Malformed JSON: {exc}") from None
+    if not isinstance(document, dict):
+        raise _unprocessable('Request body must be a JSON object: {"records": [...]}')
+    unknown = sorted(set(document) - REQUEST_FIELDS)
+    if unknown:
+        raise _unprocessable(f"Unrecognized field: {unknown[0]}")
+    records = document.get("records")
+    if records is None:
+        raise _unprocessable("records may not be null")
+    if not isinstance(records, list):
+        raise _unprocessable("records must be an array")
+    if not records:
+        raise _unprocessable("records may not be empty")
+    return [_parse_record(index, record) for index, record in enumerate(records)]
+
+
+def _parse_record(index: int, record: Any) -> ProduceRecord:
+    if not isinstance(record, dict):
+        raise _unprocessable(f"records[{index}] must be an object with a value")
+    unknown = sorted(set(record) - RECORD_FIELDS)
+    if unknown:
+        raise _unprocessable(f"records[{index}]: Unrecognized field: {unknown[0]}")
+    if record.get("value") is None:
+        raise _unprocessable(f"records[{index}]: value may not be null")
+    partition = record.get("partition")
+    if partition is not None and (type(partition) is not int or partition < 0):
+        raise _unprocessable(f"records[{index}]: partition must be a non-negative integer")
+    key = record.get("key")
+    return ProduceRecord(
+        value=_json_bytes(record["value"]),
+        key=None if key is None else _json_bytes(key),
+        partition=partition,
+    )
+
+
+def _unprocessable(message: str) -> ProxyError:
+    return ProxyError(HTTPStatus.UNPROCESSABLE_ENTITY, UNPROCESSABLE, message)
+
+
+def _json_bytes(value: Any) -> bytes:
+    """Compact JSON, non-ASCII as UTF-8: what Confluent's JSON embedded format (Jackson) writes."""
+    return orjson.dumps(value)
+
+
+def error_code_for(error: KafkaError) -> int:
+    """Confluent's per-record error code for a Kafka error: 50003 when retriable, else 50002."""
+    return KAFKA_RETRIABLE_ERROR if error.retriable() or error.code() in RETRIABLE_ERRORS else KAFKA_ERROR
+
+
+# --- Kafka side --------------------------------------------------------------------------------------------
+
+
+class _Throttle(logging.Filter):
+    """Let each distinct librdkafka message through at most once per `interval` seconds (a down broker makes
+    librdkafka report every reconnect attempt)."""
+
+    def __init__(self, interval: float = 30.0) -> None:
+        super().__init__()
+        self.interval = interval
+        self._last: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        key = "".join(c for c in record.getMessage() if not c.isdigit())
+        now = time.monotonic()
+        with self._lock:
+            if now - self._last.get(key, -self.interval) < self.interval:
+                return False
+            self._last[key] = now
+        return True
+
+
+class _Delivery:
+    """Delivery reports of one request's records, filled in by the producer's poll thread."""
+
+    def __init__(self, count: int) -> None:
+        self.offsets: list[dict[str, Any] | None] = [None] * count
+        self._lock = threading.Lock()
+        self._reported = 0
+        self._expected: int | None = None
+        self._done = threading.Event()
+
+    def report(self, index: int, error: KafkaError | None, message: Message) -> None:
+        if error is None:
+            entry = {
+                "partition": message.partition(),
+                "offset": message.offset(),
+                "error_code": None,
+                "error": None,
+            }
+        else:
+            entry = _failed(error_code_for(error), error.str())
+        self.offsets[index] = entry
+        with self._lock:
+            self._reported += 1
+            if self._reported == self._expected:
+                self._done.set()
+
+    def all_queued(self, queued: int) -> None:
+        with self._lock:
+            self._expected = queued
+            if self._reported == queued:
+                self._done.set()
+
+    def wait(self, timeout: float) -> list[dict[str, Any]]:
+        self._done.wait(timeout)
+        missing = _failed(KAFKA_RETRIABLE_ERROR, f"No delivery report within {timeout:.0f} s")
+        return [entry or missing for entry in self.offsets]
+
+
+def _failed(error_code: int, error: str) -> dict[str, Any]:
+    return {"partition": None, "offset": None, "error_code": error_code, "error": error}
+
+
+class KafkaGateway:
+    """One thread-safe producer shared by all requests, a poll thread serving its delivery reports, and a
+    short-lived cache of topic metadata (partition counts)."""
+
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        *,
+        linger_ms: int = 2,
+        compression: str = "none",
+        delivery_timeout_ms: int = 30_000,
+        metadata_timeout_ms: int = 5_000,
+    ) -> None:
+        self.bootstrap_servers = bootstrap_servers
+        self.delivery_timeout_s = delivery_timeout_ms / 1000
+        self.metadata_timeout_s = metadata_timeout_ms / 1000
+        self._producer = Producer(
+            {
+                "bootstrap.servers": bootstrap_servers,
+                "client.id": "rest-proxy",
+                "allow.auto.create.topics": False,
+                "linger.ms": linger_ms,
+                "compression.type": compression,
+                "batch.num.messages": 10_000,
+                "queue.buffering.max.messages": 500_000,
+                "message.timeout.ms": delivery_timeout_ms,
+                "socket.timeout.ms": max(1_000, min(60_000, delivery_timeout_ms)),
+                "acks": "all",
+                "logger": _librdkafka_logger(),
+            }
+        )
+        self._topics: dict[str, tuple[int, float]] = {}
+        self._topics_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._poller = threading.Thread(target=self._poll_loop, name="delivery-reports", daemon=True)
+        self._poller.start()
+
+    def _poll_loop(self) -> None:
+        while not self._stop.is_set():
+            self._producer.poll(0.1)
+
+    # metadata ------------------------------------------------------------------------------------------
+    def partition_count(self, topic: str) -> int:
+        """Number of partitions of `topic` (cached briefly). 404/40401 when unknown, 500/50003 when the broker
+        cannot answer."""
+        now = time.monotonic()
+        with self._topics_lock:
+            cached = self._topics.get(topic)
+        if cached and cached[1] > now:
+            return cached[0]
+        count = len(self._topic_metadata(topic).partitions)
+        with self._topics_lock:
+            self._topics[topic] = (count, now + TOPIC_CACHE_SECONDS)
+        return count
+
+    def list_topics(self) -> list[str]:
+        return sorted(name for name in self._metadata(None).topics if not name.startswith("__"))
+
+    def describe_topic(self, topic: str) -> dict[str, Any]:
+        metadata = self._topic_metadata(topic)
+        partitions = []
+        for pid, part in sorted(metadata.partitions.items()):
+            replicas = [
+                {"broker": broker, "leader": broker == part.leader, "in_sync": broker in part.isrs}
+                for broker in part.replicas
+            ]
+            partitions.append({"partition": pid, "leader": part.leader, "replicas": replicas})
+        return {"name": topic, "configs": {}, "partitions": partitions}
+
+    def _topic_metadata(self, topic: str) -> Any:
+        metadata = self._metadata(topic).topics.get(topic)
+        error = None if metadata is None else metadata.error
+        if metadata is None or (error is not None and error.code() in UNKNOWN_TOPIC_ERRORS):
+            raise ProxyError(HTTPStatus.NOT_FOUND, TOPIC_NOT_FOUND, "Topic not found.")
+        if error is not None or not metadata.partitions:
+            reason = error.str() if error is not None else "topic has no partitions"
+            raise ProxyError(
+                HTTPStatus.INTERNAL_SERVER_ERROR, KAFKA_RETRIABLE_ERROR, f"Retriable Kafka error: {reason}"
+            )
+        return metadata
+
+    def _metadata(self, topic: str | None) -> Any:
+        try:
+            return self._producer.list_topics(topic, timeout=self.metadata_timeout_s)
+        except KafkaException as exc:
+            error = exc.args[0]
+            raise ProxyError(
+                HTTPStatus.INTERNAL_SERVER_ERROR,
+                error_code_for(error),
+                f"Kafka broker {self.bootstrap_servers} did not answer: {error.str()}",
+            ) from None
+
+    # produce -------------------------------------------------------------------------------------------
+    def produce(self, topic: str, records: Sequence[ProduceRecord]) -> list[dict[str, Any]]:
+        """Produce every record, wait for every delivery report; one offsets entry per record, in order."""
+        partitions = self.partition_count(topic)
+        for index, record in enumerate(records):
+            if record.partition is not None and record.partition >= partitions:
+                raise ProxyError(
+                    HTTPStatus.NOT_FOUND,
+                    PARTITION_NOT_FOUND,
+                    f"Partition not found: records[{index}] names partition {record.partition}; "
+                    f"{topic} has {partitions}",
+                )
+        delivery = _Delivery(len(records))
+        deadline = time.monotonic() + self.delivery_timeout_s
+        queued = 0
+        for index, record in enumerate(records):
+            kwargs: dict[str, Any] = {"value": record.value, "key": record.key}
+            if record.partition is not None:
+                kwargs["partition"] = record.partition
+            error = self._enqueue(topic, kwargs, functools.partial(delivery.report, index), deadline)
+            if error is None:
+                queued += 1
+            else:
+                delivery.offsets[index] = _failed(error_code_for(error), error.str())
+        delivery.all_queued(queued)
+        return delivery.wait(max(0.0, deadline - time.monotonic()) + 5.0)
+
+    def _enqueue(
+        self, topic: str, kwargs: dict[str, Any], callback: Any, deadline: float
+    ) -> KafkaError | None:
+        """Queue one record; wait while the local queue is full (the poll thread drains it)."""
+        while True:
+            try:
+                self._producer.produce(topic, on_delivery=callback, **kwargs)
+                return None
+            except BufferError:
+                if time.monotonic() >= deadline:
+                    return KafkaError(KafkaError._QUEUE_FULL)
+                time.sleep(0.005)
+            except KafkaException as exc:
+                return exc.args[0]
+
+    def close(self, timeout: float = 10.0) -> int:
+        """Stop the poll thread and flush what is queued; return how many records are left undelivered."""
+        self._stop.set()
+        self._poller.join()
+        return self._producer.flush(timeout)
+
+
+def _librdkafka_logger() -> logging.Logger:
+    logger = logging.getLogger("rest_proxy.librdkafka")
+    if not any(isinstance(f, _Throttle) for f in logger.filters):
+        logger.addFilter(_Throttle())
+    return logger
+
+
+def ensure_topics(
+    bootstrap_servers: str,
+    topics: Iterable[str],
+    *,
+    partitions: int = 1,
+    replication_factor: int = 1,
+    timeout: float = 30.0,
+) -> list[str]:
+    """Create the topics that do not exist yet (idempotent); return the names created.
+
+    Retries transient broker errors with exponential backoff and jitter until `timeout` seconds have passed,
+    then raises `RuntimeError` naming the topic and the broker.
+    """
+    wanted = list(dict.fromkeys(topics))
+    admin = AdminClient({"bootstrap.servers": bootstrap_servers, "client.id": "rest-proxy-admin"})
+    deadline = time.monotonic() + timeout
+    created: list[str] = []
+    delay = 0.2
+    missing = wanted
+    while True:
+        remaining = max(0.5, deadline - time.monotonic())
+        try:
+            existing = admin.list_topics(timeout=min(remaining, 10.0)).topics
+            missing = [t for t in wanted if t not in existing]
+            if not missing:
+                return created
+            futures = admin.create_topics(
+                [NewTopic(t, partitions, replication_factor) for t in missing],
+                operation_timeout=min(remaining, 10.0),
+                request_timeout=min(remaining, 10.0),
+            )
+            for topic, future in futures.items():
+                try:
+                    future.result()
+                    created.append(topic)
+                    log.info("created topic %s (%d partition(s))", topic, partitions)
+                except KafkaException as exc:
+                    if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                        raise
+        except KafkaException as exc:
+            error = exc.args[0]
+            if not error.retriable() and error.code() not in RETRIABLE_ERRORS:
+                raise RuntimeError(
+                    f"cannot create topics {missing} on {bootstrap_servers}: {error.str()}"
+                ) from None
+            if time.monotonic() + delay > deadline:
+                raise RuntimeError(
+                    f"Kafka broker {bootstrap_servers} did not create topics {wanted} within {timeout:.0f} s: "
+                    f"{error.str()}"
+                ) from None
+            log.warning("broker not ready (%s); retrying in %.1f s", error.str(), delay)
+            time.sleep(delay * random.uniform(0.5, 1.0))
+            delay = min(delay * 2, 5.0)
+
+
+# --- HTTP side ---------------------------------------------------------------------------------------------
+
+
+class ProxyServer(ThreadingHTTPServer):
+    """The HTTP server: one thread per connection, all sharing one `KafkaGateway`."""
+
+    daemon_threads = True
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], gateway: KafkaGateway) -> None:
+        super().__init__(address, ProxyHandler)
+        self.gateway = gateway
+        self._busy = 0
+        self._idle = threading.Condition()
+
+    def request_started(self) -> None:
+        with self._idle:
+            self._busy += 1
+
+    def request_finished(self) -> None:
+        with self._idle:
+            self._busy -= 1
+            self._idle.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no request is being processed (idle keep-alive connections do not count)."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._busy == 0, timeout)
+
+
+class ProxyHandler(BaseHTTPRequestHandler):
+    """Routes the REST Proxy v2 endpoints; every response is JSON with Confluent's content type."""
+
+    server: ProxyServer
+    protocol_version = "HTTP/1.1"  # keep-alive
+    server_version = "pinterest-pipeline-rest-proxy/1"
+    disable_nagle_algorithm = True
+    timeout = 300  # seconds an idle keep-alive connection is kept
+
+    def do_GET(self) -> None:
+        self._handle("GET")
+
+    def do_POST(self) -> None:
+        self._handle("POST")
+
+    def do_PUT(self) -> None:
+        self._handle("PUT")
+
+    def do_DELETE(self) -> None:
+        self._handle("DELETE")
+
+    def do_PATCH(self) -> None:
+        self._handle("PATCH")
+
+    def do_HEAD(self) -> None:
+        self._handle("HEAD")
+
+    def do_OPTIONS(self) -> None:
+        self._handle("OPTIONS")
+
+    def _handle(self, method: str) -> None:
+        started = time.perf_counter()
+        self.server.request_started()
+        records = 0
+        headers: dict[str, str] = {}
+        try:
+            body = self._read_body()
+            status, payload, records = self._route(method, body)
+        except ProxyError as exc:
+            status, payload, headers = exc.status, exc.body(), exc.headers
+            if exc.status == HTTPStatus.REQUEST_ENTITY_TOO_LARGE:
+                self.close_connection = True
+        except Exception:
+            log.exception("internal error on %s %s", method, self.path)
+            status, payload = 500, {"error_code": 500, "message": "Internal server error"}
+        finally:
+            self.server.request_finished()
+        self._send(status, payload, method, headers)
+        level = logging.DEBUG if status < 400 else logging.INFO
+        log.log(
+            level,
+            "%s %s %d %d record(s) %.1f ms",
+            method,
+            self.path,
+            status,
+            records,
+            (time.perf_counter() - started) * 1000,
+        )
+
+    def _route(self, method: str, body: bytes) -> tuple[int, Any, int]:
+        parts = [unquote(p) for p in self.path.split("?", 1)[0].split("/") if p]
+        if not parts:
+            _allow(method, "GET")
+            return 200, {}, 0
+        if parts[0] != "topics" or len(parts) > 2:
+            raise ProxyError(HTTPStatus.NOT_FOUND, HTTPStatus.NOT_FOUND, "HTTP 404 Not Found")
+        gateway = self.server.gateway
+        if len(parts) == 1:
+            _allow(method, "GET")
+            return 200, gateway.list_topics(), 0
+        topic = parts[1]
+        _allow(method, "GET", "POST")
+        if method == "GET":
+            return 200, gateway.describe_topic(topic), 0
+        charset = check_content_type(self.headers.get("Content-Type"))
+        records = parse_produce_body(body, charset)
+        offsets = gateway.produce(topic, records)
+        response: dict[str, Any] = {"offsets": offsets, "key_schema_id": None, "value_schema_id": None}
+        failed = [entry for entry in offsets if entry["error_code"] is not None]
+        if len(failed) < len(offsets):
+            if failed:
+                log.warning(
+                    "%s: %d of %d record(s) failed: %s", topic, len(failed), len(offsets), failed[0]["error"]
+                )
+            return 200, response, len(offsets)
+        retriable = any(entry["error_code"] == KAFKA_RETRIABLE_ERROR for entry in failed)
+        code = KAFKA_RETRIABLE_ERROR if retriable else KAFKA_ERROR
+        prefix = "Retriable Kafka error" if retriable else "Kafka error"
+        log.warning("%s: all %d record(s) failed: %s", topic, len(offsets), failed[0]["error"])
+        return (
+            500,
+            {"error_code": code, "message": f"{prefix}: {failed[0]['error']}", **response},
+            len(offsets),
+        )
+
+    def _read_body(self) -> bytes:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            return self._read_chunked()
+        length_header = self.headers.get("Content-Length")
+        if not length_header:
+            return b""
+        try:
+            length = int(length_header)
+        except ValueError:
+            self.close_connection = True
+            raise ProxyError(
+                HTTPStatus.BAD_REQUEST, HTTPStatus.BAD_REQUEST, "Invalid Content-Length"
+            ) from None
+        if length > MAX_BODY_BYTES:
+            raise _too_large()
+        return self.rfile.read(length)
+
+    def _read_chunked(self) -> bytes:
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            line = self.rfile.readline(1024)
+            try:
+                size = int(line.split(b";", 1)[0].strip(), 16)
+            except ValueError:
+                self.close_connection = True
+                raise ProxyError(
+                    HTTPStatus.BAD_REQUEST, HTTPStatus.BAD_REQUEST, "Invalid chunked body"
+                ) from None
+            if size == 0:
+                while self.rfile.readline(1024).strip():  # trailers
+                    pass
+                return b"".join(chunks)
+            total += size
+            if total > MAX_BODY_BYTES:
+                raise _too_large()
+            chunks.append(self.rfile.read(size))
+            self.rfile.readline(1024)
+
+    def _send(
+        self, status: int, payload: Any, method: str = "GET", headers: dict[str, str] | None = None
+    ) -> None:
+        data = orjson.dumps(payload)
+        self.send_response(status)
+        self.send_header("Content-Type", RESPONSE_CONTENT_TYPE)
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if method != "HEAD":
+            self.wfile.write(data)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Errors raised by the HTTP parser itself (bad request line, unknown method) as JSON too."""
+        self.close_connection = True
+        if code == HTTPStatus.NOT_IMPLEMENTED:  # a method no endpoint has
+            code, message = HTTPStatus.METHOD_NOT_ALLOWED, None
+        reason = message or HTTPStatus(code).phrase
+        with contextlib.suppress(OSError):  # the client may already be gone
+            self._send(code, {"error_code": code, "message": f"HTTP {code} {reason}"})
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """Requests are logged once, by `_handle`."""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s %s", self.address_string(), format % args)
+
+
+def _allow(method: str, *allowed: str) -> None:
+    if method not in allowed:
+        raise ProxyError(
+            HTTPStatus.METHOD_NOT_ALLOWED,
+            HTTPStatus.METHOD_NOT_ALLOWED,
+            "HTTP 405 Method Not Allowed",
+            {"Allow": ", ".join(allowed)},
+        )
+
+
+def _too_large() -> ProxyError:
+    return ProxyError(
+        HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+        HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+        f"Request body larger than {MAX_BODY_BYTES // (1024 * 1024)} MiB; send fewer records per request",
+    )
+
+
+# --- CLI -----------------------------------------------------------------------------------------------------
+
+
+def serve(server: ProxyServer, *, drain_timeout: float = 10.0) -> int:
+    """Serve until SIGTERM/SIGINT, then finish in-flight requests and flush the producer. Returns an exit code."""
+
+    def stop(signum: int, _frame: Any) -> None:
+        log.info("received %s: shutting down", signal.Signals(signum).name)
+        threading.Thread(target=server.shutdown, name="shutdown", daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    host, port = server.server_address[:2]
+    log.info("REST Proxy listening on http://%s:%d (Kafka %s)", host, port, server.gateway.bootstrap_servers)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    finally:
+        server.server_close()
+        if not server.wait_idle(drain_timeout):
+            log.warning("requests still in flight after %.0f s", drain_timeout)
+        left = server.gateway.close(drain_timeout)
+        if left:
+            log.error("%d record(s) not delivered at shutdown", left)
+        log.info("stopped")
+    return 1 if left else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m local_stack.rest_proxy",
+        description=(
+            "Kafka REST Proxy v2 stand-in (DESIGN 3.3): POST /topics/<topic> with Content-Type "
+            f'{JSON_V2} and a body {{"records": [{{"value": {{...}}}}, ...]}} produces every record to the '
+            "Kafka broker and answers with one offset per record. Also GET /, GET /topics, GET /topics/<topic>. "
+            "Topics are not auto-created (the supervisor creates them with ensure_topics()). "
+            "Stops cleanly on SIGTERM/Ctrl-C, flushing the producer."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--host", default=DEFAULT_HOST, help="address to bind (loopback only by default)")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port to listen on")
+    parser.add_argument("--bootstrap-servers", default=DEFAULT_BOOTSTRAP, help="Kafka bootstrap servers")
+    parser.add_argument("--linger-ms", type=int, default=2, help="producer linger.ms (batching delay)")
+    parser.add_argument(
+        "--compression",
+        default="none",
+        choices=["none", "lz4", "snappy", "gzip", "zstd"],
+        help="producer compression",
+    )
+    parser.add_argument(
+        "--delivery-timeout-ms",
+        type=int,
+        default=30_000,
+        help="how long a record may wait for the broker before it fails with 50003 (message.timeout.ms)",
+    )
+    parser.add_argument(
+        "--metadata-timeout-ms",
+        type=int,
+        default=5_000,
+        help="how long a topic lookup may wait for the broker",
+    )
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    return parser
+
+
+def make_server(host: str, port: int, bootstrap_servers: str, **gateway_options: Any) -> ProxyServer:
+    """A bound, not yet serving proxy (port 0 picks a free one); `gateway_options` go to `KafkaGateway`."""
+    gateway = KafkaGateway(bootstrap_servers, **gateway_options)
+    try:
+        return ProxyServer((host, port), gateway)
+    except OSError:
+        gateway.close(0)
+        raise
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        server = make_server(
+            args.host,
+            args.port,
+            args.bootstrap_servers,
+            linger_ms=args.linger_ms,
+            compression=args.compression,
+            delivery_timeout_ms=args.delivery_timeout_ms,
+            metadata_timeout_ms=args.metadata_timeout_ms,
+        )
+    except OSError as exc:
+        print(f"rest-proxy: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    return serve(server)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
