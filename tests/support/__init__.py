@@ -1,0 +1,1 @@
+"""Test helpers shared by the suites of both venvs (stdlib only)."""
