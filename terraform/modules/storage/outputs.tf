@@ -1,6 +1,6 @@
 output "bucket_name" {
   description = "Name of the lake bucket."
-  value       = try(aws_s3_bucket.this.id, null)
+  value       = try(aws_s3_bucket.this.bucket, null)
 }
 
 output "bucket_arn" {
