@@ -19,6 +19,7 @@ position`, so they have small gaps where duplicates sit, like the course's table
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
 import math
 import random
@@ -604,6 +605,12 @@ class _Pools:
         self.user_cum = list(itertools.accumulate(1 / (r + 1) ** 0.5 for r in range(_USERS)))
 
 
+@functools.lru_cache(maxsize=4)
+def _pools(seed: int) -> _Pools:
+    """The pools of `seed` (read-only once built, so shared between calls)."""
+    return _Pools(seed)
+
+
 _CATEGORY_NAMES = list(CATEGORIES)
 _CATEGORY_CUM = _cumulative(CATEGORIES)
 _COUNTRY_NAMES = list(COUNTRIES)
@@ -746,7 +753,7 @@ def iter_chunks(rows: int, seed: int = 42, chunk_size: int = 10_000) -> Iterator
         raise ValueError(f"rows must be >= 0, got {rows}")
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
-    pools = _Pools(seed)
+    pools = _pools(seed)
     pending: dict[str, list[dict]] = {t: [] for t in TABLES}
     remaining = rows
     block = 0

@@ -4,8 +4,9 @@ One `requests.Session` (connection pool, `x-api-key` header, timeouts) per `Post
 connection error, a timeout, 429 or a 5xx is retried with exponential backoff and full jitter (a `Retry-After`
 header wins); records the answer marks as failed are retried alone if the failure is transient, and written to
 the dead-letter file otherwise. A request the API rejects for good (4xx other than 429) sends all its records to
-the dead-letter file with the reason: nothing is dropped silently. When retries run out, `DeliveryError` stops
-the caller (whose checkpoint then holds only what was delivered).
+the dead-letter file with the reason: nothing is dropped silently (a 413 splits the batch in two first). An
+API key the API refuses (401/403) or retries running out raise `DeliveryError`, which stops the caller (whose
+checkpoint then holds only what was delivered).
 """
 
 from __future__ import annotations
@@ -100,9 +101,15 @@ class DeadLetters:
 class RateLimiter:
     """At most `rate` records per second over all threads (None or 0: unlimited)."""
 
-    def __init__(self, rate: float | None, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        rate: float | None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.rate = rate or None
         self._clock = clock
+        self._sleep = sleep
         self._next = clock()
         self._lock = threading.Lock()
 
@@ -116,7 +123,7 @@ class RateLimiter:
             self._next = start + records / self.rate
         wait = start - now
         if wait > 0:
-            time.sleep(wait)
+            self._sleep(wait)
         return max(wait, 0.0)
 
 

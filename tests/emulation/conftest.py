@@ -72,14 +72,20 @@ class FakeApi:
         self.server.shutdown()
         self.server.server_close()
 
-    def script(self, status: int, body: Any = None, headers: dict[str, str] | None = None, times: int = 1) -> None:
+    def script(
+        self, status: int, body: Any = None, headers: dict[str, str] | None = None, times: int = 1
+    ) -> None:
         for _ in range(times):
-            self.scripted.append(Scripted(status, body if body is not None else {"message": "x"}, headers or {}))
+            self.scripted.append(
+                Scripted(status, body if body is not None else {"message": "x"}, headers or {})
+            )
 
     def fail_records(self, predicate: Callable[[dict], bool], error: Any, times: int = 10**9) -> None:
         self.record_errors.append([predicate, error, times])
 
-    def _send(self, h: BaseHTTPRequestHandler, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+    def _send(
+        self, h: BaseHTTPRequestHandler, status: int, body: Any, headers: dict[str, str] | None = None
+    ) -> None:
         data = json.dumps(body).encode()
         h.send_response(status)
         h.send_header("Content-Type", "application/json")
@@ -106,7 +112,9 @@ class FakeApi:
             if h.command == "POST" and path.startswith("/topics/"):
                 topic = path.removeprefix("/topics/")
                 if h.headers.get("Content-Type") != KAFKA_JSON:
-                    return self._send(h, 415, {"error_code": 415, "message": "HTTP 415 Unsupported Media Type"})
+                    return self._send(
+                        h, 415, {"error_code": 415, "message": "HTTP 415 Unsupported Media Type"}
+                    )
                 if topic not in self.topics:
                     return self._send(h, 404, {"error_code": 40401, "message": "Topic not found."})
                 values = [r["value"] for r in body["records"]]
@@ -116,10 +124,16 @@ class FakeApi:
                     err = self._record_error(v)
                     if err is None:
                         self.values[topic].append(v)
-                        offsets.append({"partition": 0, "offset": len(self.values[topic]) - 1, "error_code": None})
+                        offsets.append(
+                            {"partition": 0, "offset": len(self.values[topic]) - 1, "error_code": None}
+                        )
                     else:
-                        offsets.append({"partition": None, "offset": None, "error_code": err, "error": "boom"})
-                return self._send(h, 200, {"offsets": offsets, "key_schema_id": None, "value_schema_id": None})
+                        offsets.append(
+                            {"partition": None, "offset": None, "error_code": err, "error": "boom"}
+                        )
+                return self._send(
+                    h, 200, {"offsets": offsets, "key_schema_id": None, "value_schema_id": None}
+                )
             if h.command == "PUT" and path.startswith("/streams/") and path.endswith("/records"):
                 stream = path.removeprefix("/streams/").removesuffix("/records")
                 if stream not in self.streams:
