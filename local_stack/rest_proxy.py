@@ -39,6 +39,7 @@ import contextlib
 import functools
 import logging
 import random
+import re
 import signal
 import sys
 import threading
@@ -99,8 +100,7 @@ RETRIABLE_ERRORS = frozenset(
         KafkaError.THROTTLING_QUOTA_EXCEEDED,
     }
 )
-
-
+TOPIC_NAME = re.compile(r"[a-zA-Z0-9._-]{1,249}")
 UNKNOWN_TOPIC_ERRORS = frozenset({KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_TOPIC})
 
 
@@ -349,6 +349,8 @@ class KafkaGateway:
         return {"name": topic, "configs": {}, "partitions": partitions}
 
     def _topic_metadata(self, topic: str) -> Any:
+        if not TOPIC_NAME.fullmatch(topic):  # Kafka's own rule; such a topic cannot exist
+            raise ProxyError(HTTPStatus.NOT_FOUND, TOPIC_NOT_FOUND, "Topic not found.")
         metadata = self._metadata(topic).topics.get(topic)
         error = None if metadata is None else metadata.error
         if metadata is None or (error is not None and error.code() in UNKNOWN_TOPIC_ERRORS):
@@ -441,7 +443,13 @@ def ensure_topics(
     then raises `RuntimeError` naming the topic and the broker.
     """
     wanted = list(dict.fromkeys(topics))
-    admin = AdminClient({"bootstrap.servers": bootstrap_servers, "client.id": "rest-proxy-admin"})
+    admin = AdminClient(
+        {
+            "bootstrap.servers": bootstrap_servers,
+            "client.id": "rest-proxy-admin",
+            "logger": _librdkafka_logger(),
+        }
+    )
     deadline = time.monotonic() + timeout
     created: list[str] = []
     delay = 0.2

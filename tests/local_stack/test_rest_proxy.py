@@ -350,6 +350,14 @@ def test_unknown_topic_is_404_40401_and_not_created(client: Client, broker: Tans
     assert status == 200 and name not in topics
 
 
+@pytest.mark.parametrize("name", ["bad%20name", "a%2Fb", "x" * 250, "caf%C3%A9"])
+def test_invalid_topic_names_are_404_40401(client: Client, name: str) -> None:
+    assert client.request("POST", f"/topics/{name}", records([1]))[:2] == (
+        404,
+        {"error_code": 40401, "message": "Topic not found."},
+    )
+
+
 @pytest.mark.parametrize("content_type", ["application/json", "text/plain", None])
 def test_wrong_or_missing_content_type_is_415(client: Client, topic: str, content_type: str | None) -> None:
     status, body, _ = client.request(
