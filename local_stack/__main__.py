@@ -42,11 +42,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        if args.stack == "docker":
-            compose = {"up": ["up", "-d", "--build"], "down": ["down"], "status": ["ps"]}
-            command = compose.get(args.command) or ["restart", args.component]
-            return docker_compose(*command)
         stack = Stack()
+        if args.stack == "docker":
+            if args.command == "up":
+                stack.up_docker()
+                return 0
+            compose = {"down": ["down"], "status": ["ps"]}
+            return docker_compose(*(compose.get(args.command) or ["restart", args.component]))
         if args.command == "up":
             stack.up()
         elif args.command == "down":

@@ -17,7 +17,15 @@ from pathlib import Path
 
 from local_stack import config as cfg
 from local_stack.config import StackConfig
-from local_stack.processes import StackError, http_check, http_ok, port_is_open, tcp_check
+from local_stack.processes import (
+    ProcessPaths,
+    StackError,
+    http_check,
+    http_ok,
+    port_is_open,
+    running_pid,
+    tcp_check,
+)
 
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy")
 
@@ -174,9 +182,14 @@ def sink_status_file(config: StackConfig) -> Path:
 
 
 def s3_sink(config: StackConfig, bucket: str) -> Component:
-    from local_stack.s3_sink import status_is_fresh
+    from local_stack.s3_sink import read_status, status_is_fresh
 
     status = sink_status_file(config)
+    paths = ProcessPaths.for_component(config.state_dir, cfg.S3_SINK)
+
+    def check() -> bool:  # fresh, and written by the process that runs now (not a killed predecessor)
+        return status_is_fresh(status) and (read_status(status) or {}).get("pid") == running_pid(paths)
+
     return Component(
         name=cfg.S3_SINK,
         argv=[
@@ -202,7 +215,7 @@ def s3_sink(config: StackConfig, bucket: str) -> Component:
         ],
         env=base_env() | config.aws_env() | {"PYTHONPATH": str(cfg.REPO_ROOT)},
         address=f"{config.names.topic_regex} -> s3://{bucket}/topics/",
-        check=lambda: status_is_fresh(status),
+        check=check,
         health=f"status file {status}",
         timeout=30,
         cwd=cfg.REPO_ROOT,

@@ -27,6 +27,7 @@ from local_stack.processes import (
     ProcessPaths,
     StackError,
     ensure_port_free,
+    http_ok,
     running_pid,
     start,
     stop,
@@ -34,6 +35,8 @@ from local_stack.processes import (
 )
 
 TOPIC_PARTITIONS = 1
+#: Where LocalStack's API Gateway reaches the REST Proxy inside the compose network (Docker mode).
+DOCKER_REST_PROXY_URL = f"http://{cfg.REST_PROXY}:{cfg.REST_PROXY_PORT}"
 
 
 @dataclass
@@ -93,17 +96,23 @@ class Stack:
     def bucket(self) -> str:
         return str(self.recorded_outputs().get("bucket_name") or self.config.names.bucket)
 
+    @property
+    def applied_file(self) -> Path:
+        """Which user_id and LocalStack process the recorded outputs belong to."""
+        return self.config.run_dir / "terraform-applied.json"
+
     def recorded_outputs(self, for_running_localstack: bool = False) -> dict[str, Any]:
         """Terraform outputs `up` recorded for this user_id (optionally: only if applied to this LocalStack)."""
         try:
-            data = json.loads(self.config.outputs_file.read_text())
+            applied = json.loads(self.applied_file.read_text())
+            raw = json.loads(self.config.outputs_file.read_text())
         except (OSError, ValueError):
             return {}
-        if data.get("user_id") != self.config.user_id:
+        if applied.get("user_id") != self.config.user_id:
             return {}
-        if for_running_localstack and data.get("localstack_pid") != self.pid(cfg.LOCALSTACK):
+        if for_running_localstack and applied.get("localstack_pid") != self.pid(cfg.LOCALSTACK):
             return {}
-        return data.get("outputs", {})
+        return terraform_env.unwrap(raw)
 
     # --- start one component -------------------------------------------------------------------------
     def ensure(self, name: str, bucket: str | None = None) -> bool:
@@ -142,7 +151,7 @@ class Stack:
                 if stop(self.paths(name)):
                     self.say(f"  {name:<11} stopped (LocalStack is new)")
             terraform_env.drop_state(c)
-            c.outputs_file.unlink(missing_ok=True)
+            self.applied_file.unlink(missing_ok=True)
         self.ensure_bucket(c.tansu_bucket)
         if self.ensure(cfg.TANSU):
             started.append(cfg.TANSU)
@@ -152,8 +161,9 @@ class Stack:
         outputs = self.recorded_outputs(for_running_localstack=True)
         if not outputs:
             t0 = time.monotonic()
-            outputs = terraform_env.apply(c, log=c.log_dir / "terraform.log")
-            self.record_outputs(outputs)
+            raw = terraform_env.apply(c, log=c.log_dir / "terraform.log")
+            self.record_outputs(raw)
+            outputs = terraform_env.unwrap(raw)
             self.say(f"  {'terraform':<11} applied     {c.terraform_dir} ({time.monotonic() - t0:.1f}s)")
         else:
             self.say(f"  {'terraform':<11} already applied (outputs: {c.outputs_file})")
@@ -164,6 +174,25 @@ class Stack:
         self.say(f"  invoke URL  {info.invoke_url}")
         self.say(f"  bucket      s3://{info.bucket}  (lake: s3://{info.bucket}/topics/)")
         self.say(f"  outputs     {c.outputs_file}")
+        return info
+
+    def up_docker(self) -> StackInfo:
+        """Docker mode: `docker compose up -d`, then the same terraform apply (API -> http://rest-proxy:8082)."""
+        c = self.config
+        if docker_compose("up", "-d", "--build") != 0:
+            raise StackError("docker: `docker compose up` failed (see its output above)")
+        deadline = time.monotonic() + 120
+        while not http_ok(f"{c.localstack_url}/_localstack/health"):
+            if time.monotonic() > deadline:
+                raise StackError(
+                    f"localstack: the container did not answer at {c.localstack_url} within 120s"
+                )
+            time.sleep(1)
+        raw = terraform_env.apply(c, log=c.log_dir / "terraform.log", rest_proxy_url=DOCKER_REST_PROXY_URL)
+        self.record_outputs(raw)
+        info = self.info(terraform_env.unwrap(raw))
+        self.say(f"  invoke URL  {info.invoke_url}")
+        self.say(f"  bucket      s3://{info.bucket}")
         return info
 
     def info(self, outputs: dict[str, Any] | None = None, started: list[str] | None = None) -> StackInfo:
@@ -181,15 +210,14 @@ class Stack:
             started=list(started or []),
         )
 
-    def record_outputs(self, outputs: dict[str, Any]) -> None:
+    def record_outputs(self, raw: dict[str, Any]) -> None:
+        """Write `terraform output -json` to the outputs file (the emulator's fallback) and what it belongs to."""
         path = self.config.outputs_file
         path.parent.mkdir(parents=True, exist_ok=True)
-        payload = {
-            "user_id": self.config.user_id,
-            "localstack_pid": self.pid(cfg.LOCALSTACK),
-            "outputs": outputs,
-        }
-        path.write_text(json.dumps(payload, indent=2))
+        path.write_text(json.dumps(raw, indent=2))
+        self.applied_file.parent.mkdir(parents=True, exist_ok=True)
+        applied = {"user_id": self.config.user_id, "localstack_pid": self.pid(cfg.LOCALSTACK)}
+        self.applied_file.write_text(json.dumps(applied))
 
     def down(self, names: list[str] | None = None) -> list[str]:
         """Stop (reverse order, by PID) the components of this state dir; returns those that were running."""

@@ -62,19 +62,20 @@ def drop_state(config: StackConfig) -> None:
         candidate.unlink(missing_ok=True)
 
 
-def variables(config: StackConfig) -> list[str]:
+def variables(config: StackConfig, rest_proxy_url: str | None = None) -> list[str]:
+    """`-var` flags: the user id, this stack's LocalStack, and where the API forwards `/topics` to."""
     return [
         "-var",
         f"user_id={config.user_id}",
         "-var",
         f"localstack_endpoint={config.localstack_url}",
         "-var",
-        f"rest_proxy_url={config.rest_proxy_url}",
+        f"rest_proxy_url={rest_proxy_url or config.rest_proxy_url}",
     ]
 
 
-def apply(config: StackConfig, log: Path | None = None) -> dict[str, Any]:
-    """init + apply of envs/local; returns the outputs with their values unwrapped."""
+def apply(config: StackConfig, log: Path | None = None, rest_proxy_url: str | None = None) -> dict[str, Any]:
+    """init + apply of envs/local; returns `terraform output -json` (values wrapped, as terraform prints them)."""
     if not (config.terraform_dir / "main.tf").exists():
         raise StackError(f"terraform: {config.terraform_dir} has no main.tf (the envs/local root is missing)")
     init = ["init", "-input=false", "-no-color"]
@@ -95,11 +96,16 @@ def apply(config: StackConfig, log: Path | None = None) -> dict[str, Any]:
         *variables(config),
         log=log,
     )
-    return outputs(config)
+    return raw_outputs(config)
 
 
-def outputs(config: StackConfig) -> dict[str, Any]:
-    """`terraform output -json`, values unwrapped (sensitive ones included: this is a local test stack)."""
+def raw_outputs(config: StackConfig) -> dict[str, Any]:
+    """`terraform output -json` as terraform prints it (each output wrapped as `{"value", "type", "sensitive"}`)."""
     state = state_file(config)
     raw = _run(config, "output", "-json", "-no-color", *([f"-state={state}"] if state else []))
-    return {name: item.get("value") for name, item in json.loads(raw or "{}").items()}
+    return json.loads(raw or "{}")
+
+
+def unwrap(raw: dict[str, Any]) -> dict[str, Any]:
+    """Output values without terraform's wrapping (sensitive ones included: this is a local test stack)."""
+    return {name: item.get("value") if isinstance(item, dict) else item for name, item in raw.items()}
