@@ -7,15 +7,12 @@ import json
 import sys
 from pathlib import Path
 
-from databricks.sdk.errors import DatabricksError
-from requests.exceptions import RequestException
-
 from databricks_deploy import defaults
-from databricks_deploy.client import DeployError, workspace_client
-from databricks_deploy.job import deploy_job
+from databricks_deploy.discovery import DeployError, batch_notebook_name, plan
 from databricks_deploy.job_spec import JobSpec, job_settings
-from databricks_deploy.notebooks import find_notebooks, import_notebooks, plan
 from emulation.names import PipelineNames
+
+# The SDK takes seconds to import: commands import it only when they talk to a workspace.
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 AUTH_EPILOG = (
@@ -109,24 +106,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def batch_notebook_name(source: Path) -> str:
-    """Workspace name (relative path, no extension) of the notebook whose file name contains `batch`."""
-    if source.is_dir():
-        notebooks, _ = find_notebooks(source, "")
-        names = [nb.remote.lstrip("/") for nb in notebooks if "batch" in nb.local.stem.lower()]
-        if len(names) == 1:
-            return names[0]
-        if len(names) > 1:
-            raise DeployError(f"several batch notebooks ({', '.join(names)}): choose one with --notebook")
-    return defaults.BATCH_NOTEBOOK
-
-
 def _import_notebooks(args: argparse.Namespace) -> int:
     if args.dry_run:
         for line in plan(args.source, args.folder):
             print(line)
         return 0
-    results = import_notebooks(workspace_client(args.profile), args.source, args.folder)
+    from databricks_deploy.client import with_workspace
+    from databricks_deploy.notebooks import import_notebooks
+
+    results = with_workspace(args.profile, lambda client: import_notebooks(client, args.source, args.folder))
     counts = {k: list(results.values()).count(k) for k in ("created", "updated", "unchanged")}
     print(", ".join(f"{n} {k}" for k, n in counts.items()) + f" in {args.folder}")
     return 0
@@ -135,7 +123,7 @@ def _import_notebooks(args: argparse.Namespace) -> int:
 def _deploy_job(args: argparse.Namespace) -> int:
     if args.num_workers < 0 or args.timeout_seconds <= 0:
         raise DeployError("--num-workers must be >= 0 and --timeout-seconds > 0")
-    notebook = args.notebook or batch_notebook_name(REPO_ROOT / "notebooks")
+    notebook = args.notebook or batch_notebook_name(REPO_ROOT / "notebooks", defaults.BATCH_NOTEBOOK)
     spec = JobSpec(
         user_id=args.user_id,
         bucket=args.bucket or PipelineNames(args.user_id).bucket,
@@ -153,7 +141,10 @@ def _deploy_job(args: argparse.Namespace) -> int:
         print(f"would create or update job {spec.job_name!r} with settings:")
         print(json.dumps(job_settings(spec), indent=2))
         return 0
-    job_id, outcome = deploy_job(workspace_client(args.profile), spec)
+    from databricks_deploy.client import with_workspace
+    from databricks_deploy.job import deploy_job
+
+    job_id, outcome = with_workspace(args.profile, lambda client: deploy_job(client, spec))
     print(f"{outcome} job {spec.job_name!r}: job_id {job_id}")
     print(job_id)
     return 0
@@ -166,11 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         return command(args)
     except DeployError as exc:
         print(f"error: {exc}", file=sys.stderr)
-    except DatabricksError as exc:
-        print(f"error: Databricks API: {exc}", file=sys.stderr)
-    except RequestException as exc:
-        print(f"error: cannot reach the Databricks workspace: {exc}", file=sys.stderr)
-    return 1
+        return 1
 
 
 if __name__ == "__main__":

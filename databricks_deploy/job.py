@@ -9,7 +9,7 @@ from __future__ import annotations
 from databricks.sdk import WorkspaceClient
 from databricks.sdk.service.jobs import JobSettings
 
-from databricks_deploy.client import DeployError
+from databricks_deploy.discovery import DeployError
 from databricks_deploy.job_spec import JobSpec, job_settings
 
 

@@ -1,0 +1,88 @@
+"""Find the notebooks of a local directory and where each goes in the workspace (stdlib only, so
+`--dry-run` and `--help` need neither the SDK nor a workspace).
+
+A notebook is a source file whose first line is the Databricks source header for its language (for
+Python `# Databricks notebook source`). It goes under the workspace folder, keeping its sub-folder and
+dropping the extension, as Databricks does on import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class DeployError(Exception):
+    """A user-facing error: the CLI prints its message (no traceback) and exits with status 1."""
+
+
+#: extension -> (workspace language, first line of a Databricks source notebook)
+LANGUAGES: dict[str, tuple[str, str]] = {
+    ".py": ("PYTHON", "# Databricks notebook source"),
+    ".sql": ("SQL", "-- Databricks notebook source"),
+    ".scala": ("SCALA", "// Databricks notebook source"),
+    ".r": ("R", "# Databricks notebook source"),
+}
+
+
+@dataclass(frozen=True)
+class Notebook:
+    """One local notebook file and where it goes in the workspace."""
+
+    local: Path
+    remote: str
+    language: str
+
+    @property
+    def source(self) -> bytes:
+        return self.local.read_bytes()
+
+
+def find_notebooks(root: Path, folder: str) -> tuple[list[Notebook], list[Path]]:
+    """The notebooks under `root` (sorted, recursively) and the files skipped as not notebooks."""
+    if not root.is_dir():
+        raise DeployError(f"notebook directory {root} does not exist")
+    notebooks: list[Notebook] = []
+    skipped: list[Path] = []
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        kind = LANGUAGES.get(path.suffix.lower())
+        if kind is None or not _first_line(path).startswith(kind[1]):
+            skipped.append(path)
+            continue
+        relative = path.relative_to(root).with_suffix("").as_posix()
+        notebooks.append(Notebook(path, f"{folder.rstrip('/')}/{relative}", kind[0]))
+    return notebooks, skipped
+
+
+def _first_line(path: Path) -> str:
+    with path.open("rb") as f:
+        return f.readline().decode("utf-8", errors="replace").strip()
+
+
+def folders(folder: str, notebooks: list[Notebook]) -> list[str]:
+    """Every workspace folder the notebooks need (the target folder first, then sub-folders)."""
+    needed = {folder.rstrip("/") or "/"} | {nb.remote.rsplit("/", 1)[0] for nb in notebooks}
+    return sorted(needed, key=lambda p: (p.count("/"), p))
+
+
+def plan(root: Path, folder: str) -> Iterator[str]:
+    """What an import would do, without contacting any workspace (for `--dry-run`)."""
+    notebooks, skipped = find_notebooks(root, folder)
+    for path in folders(folder, notebooks):
+        yield f"would ensure folder {path}"
+    for nb in notebooks:
+        yield f"would import {nb.local} -> {nb.remote} ({nb.language}, SOURCE; skipped if unchanged)"
+    for path in skipped:
+        yield f"skip {path}: not a Databricks source notebook"
+
+
+def batch_notebook_name(root: Path, default: str) -> str:
+    """Workspace name (relative path, no extension) of the one notebook whose file name contains `batch`."""
+    if not root.is_dir():
+        return default
+    notebooks, _ = find_notebooks(root, "")
+    names = [nb.remote.lstrip("/") for nb in notebooks if "batch" in nb.local.stem.lower()]
+    if len(names) > 1:
+        raise DeployError(f"several batch notebooks ({', '.join(names)}): choose one with --notebook")
+    return names[0] if names else default
