@@ -15,7 +15,7 @@ output "webserver_url" {
 
 output "dag_bucket_name" {
   description = "Name of the DAG bucket."
-  value       = aws_s3_bucket.dags.id
+  value       = aws_s3_bucket.dags.bucket
 }
 
 output "dag_bucket_arn" {
