@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -187,6 +188,17 @@ def test_delivery_completes_when_reports_arrive_before_all_queued() -> None:
     started = time.monotonic()
     assert [o["offset"] for o in delivery.wait(5)] == [0, 1]
     assert time.monotonic() - started < 1
+
+
+def test_throttle_lets_a_repeated_librdkafka_message_through_once_per_interval() -> None:
+    throttle = rest_proxy._Throttle(interval=60)
+
+    def record(message: str) -> logging.LogRecord:
+        return logging.LogRecord("rest_proxy.librdkafka", logging.ERROR, __file__, 1, message, None, None)
+
+    assert throttle.filter(record("Connect to 127.0.0.1:9092 failed (after 0ms)"))
+    assert not throttle.filter(record("Connect to 127.0.0.1:9092 failed (after 13ms)"))
+    assert throttle.filter(record("Broker transport failure"))
 
 
 # --- the HTTP contract against a real broker -----------------------------------------------------------------
@@ -384,6 +396,15 @@ def test_nothing_is_produced_by_rejected_requests(client: Client, topic: str, br
     client.request("POST", f"/topics/{topic}", records([1]), content_type="application/json")
     status, body, _ = client.request("POST", f"/topics/{topic}", records(["only"]))
     assert status == 200 and body["offsets"][0]["offset"] == 0
+
+
+def test_body_over_the_limit_is_413_and_closes_the_connection(
+    client: Client, topic: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(rest_proxy, "MAX_BODY_BYTES", 1024)
+    status, body, response = client.request("POST", f"/topics/{topic}", records(["x" * 2000]))
+    assert status == 413 and body["error_code"] == 413 and "fewer records" in body["message"]
+    assert response.getheader("Connection") == "close"
 
 
 def test_topics_list_and_metadata(client: Client, topic: str) -> None:
