@@ -504,6 +504,7 @@ class ProxyServer(ThreadingHTTPServer):
         self.gateway = gateway
         self._busy = 0
         self._idle = threading.Condition()
+        self.closing = False  # set at shutdown: answer the request in progress, then close the connection
 
     def request_started(self) -> None:
         with self._idle:
@@ -553,6 +554,8 @@ class ProxyHandler(BaseHTTPRequestHandler):
     def _handle(self, method: str) -> None:
         started = time.perf_counter()
         self.server.request_started()
+        if self.server.closing:
+            self.close_connection = True
         records = 0
         headers: dict[str, str] = {}
         try:
@@ -720,6 +723,7 @@ def serve(server: ProxyServer, *, drain_timeout: float = 10.0) -> int:
     try:
         server.serve_forever(poll_interval=0.2)
     finally:
+        server.closing = True
         server.server_close()
         if not server.wait_idle(drain_timeout):
             log.warning("requests still in flight after %.0f s", drain_timeout)

@@ -573,20 +573,25 @@ def test_cli_help_explains_the_api() -> None:
     assert "--bootstrap-servers" in out and "POST /topics/<topic>" in out and JSON_V2 in out
 
 
+def _wait_for_cli(process: subprocess.Popen[str], port: int) -> Client:
+    """A client of the CLI's proxy once `GET /` answers 200 `{}` (what the supervisor's health check expects)."""
+    deadline = time.monotonic() + 20
+    while True:
+        client = Client(port)
+        try:
+            assert client.request("GET", "/")[:2] == (200, {})
+            return client
+        except OSError:
+            client.close()
+            assert process.poll() is None and time.monotonic() < deadline, "proxy did not come up"
+            time.sleep(0.1)
+
+
 def test_cli_serves_health_and_stops_cleanly_on_sigterm(broker: TansuBroker, topic: str) -> None:
     port = free_port()
     process = _cli("--host", "127.0.0.1", "--port", str(port), "--bootstrap-servers", broker.bootstrap)
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                client = Client(port)
-                status, body, _ = client.request("GET", "/")
-                break
-            except OSError:
-                assert process.poll() is None and time.monotonic() < deadline, "proxy did not come up"
-                time.sleep(0.1)
-        assert (status, body) == (200, {})
+        client = _wait_for_cli(process, port)
         assert client.request("POST", f"/topics/{topic}", records([{"ind": 1}]))[0] == 200
         client.close()
         process.send_signal(signal.SIGTERM)
@@ -597,6 +602,37 @@ def test_cli_serves_health_and_stops_cleanly_on_sigterm(broker: TansuBroker, top
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_sigterm_answers_the_request_in_flight_before_exiting(tmp_path: Path) -> None:
+    broker = TansuBroker(tmp_path).start()
+    port = free_port()
+    process = _cli(
+        "--port", str(port), "--bootstrap-servers", broker.bootstrap, "--delivery-timeout-ms", "2000"
+    )
+    try:
+        ensure_topics(broker.bootstrap, ["drain.pin"])
+        client = _wait_for_cli(process, port)
+        assert client.request("POST", "/topics/drain.pin", records([0]))[0] == 200
+        broker.kill()  # the next request waits the whole delivery timeout
+        answered: list[tuple[int, Any]] = []
+        in_flight = threading.Thread(
+            target=lambda: answered.append(client.request("POST", "/topics/drain.pin", records([1, 2]))[:2])
+        )
+        in_flight.start()
+        time.sleep(0.5)
+        process.send_signal(signal.SIGTERM)
+        in_flight.join(20)
+        ((status, body),) = answered
+        assert status == 500 and [o["error_code"] for o in body["offsets"]] == [KAFKA_RETRIABLE_ERROR] * 2
+        process.communicate(timeout=20)
+        assert process.returncode == 0
+        client.close()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        broker.stop()
 
 
 def test_cli_reports_a_port_in_use(proxy: int) -> None:
