@@ -15,6 +15,7 @@ from airflow.providers.databricks.operators.databricks import (
     DatabricksRunNowOperator,
     DatabricksSubmitRunOperator,
 )
+from tenacity import stop_after_attempt, wait_fixed
 
 from databricks_deploy import defaults
 from databricks_deploy.job_spec import JobSpec, job_settings
@@ -241,7 +242,7 @@ def test_a_transient_server_error_is_retried(load_dag, fake):
     add_job(fake)
     fake.fail("POST", "/api/2.1/jobs/run-now", 503, "TEMPORARILY_UNAVAILABLE", "busy", times=2)
     trigger = load_dag().get_task("run_batch_notebook")
-    trigger.databricks_retry_delay = 0.01
+    trigger.databricks_retry_args = {"stop": stop_after_attempt(4), "wait": wait_fixed(0.01)}
     trigger.execute({"ti": RecordingTI()})
     assert len(fake.calls_to("/api/2.1/jobs/run-now")) == 3
     (run,) = fake.runs.values()
