@@ -264,6 +264,30 @@ class Poster:
                         return result
                     pending = retry_again
                     reason = f"{len(retry_again)} record(s) failed transiently: {failed[min(failed)][1]}"
+                elif status in (401, 403):
+                    raise DeliveryError(
+                        f"the API refused the request (HTTP {status}: {_snippet(response)}): check the API key "
+                        "(PIPELINE_API_KEY or the terraform output api_key)"
+                    )
+                elif status == 413 and len(pending) > 1:  # too large: deliver each half on its own
+                    half = len(pending) // 2
+                    for part in (pending[:half], pending[half:]):
+                        sub = self._deliver(
+                            method,
+                            url,
+                            content_type,
+                            destination,
+                            part,
+                            build=build,
+                            failures=failures,
+                            transient_4xx=transient_4xx,
+                        )
+                        result.accepted += sub.accepted
+                        result.dead_lettered += sub.dead_lettered
+                        result.requests += sub.requests
+                        result.retries += sub.retries
+                        result.errors += sub.errors
+                    return result
                 elif (
                     status == 429 or status >= 500 or (transient_4xx is not None and transient_4xx(response))
                 ):

@@ -49,6 +49,7 @@ class FakeApi:
         self.record_errors: list[list[Any]] = []  # [predicate, error, times_left]
         self.lock = threading.Lock()
         self.request_hook: Callable[[int], None] | None = None
+        self.connections: set[tuple[str, int]] = set()  # client addresses seen: one per TCP connection
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -65,7 +66,7 @@ class FakeApi:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/local"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
         self.thread.start()
 
     def close(self) -> None:
@@ -99,6 +100,7 @@ class FakeApi:
         raw = h.rfile.read(int(h.headers.get("Content-Length", 0)))
         path = h.path.removeprefix("/local")
         with self.lock:
+            self.connections.add(h.client_address)
             if self.request_hook is not None:
                 self.request_hook(len(self.requests))
             if h.headers.get("x-api-key") != API_KEY:
