@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,7 @@ def _env(config: StackConfig) -> dict[str, str]:
 
 def _run(config: StackConfig, *args: str, log: Path | None = None, timeout: float = 600) -> str:
     argv = [terraform_binary(), f"-chdir={config.terraform_dir}", *args]
+    started = time.monotonic()
     try:
         proc = subprocess.run(argv, capture_output=True, text=True, env=_env(config), timeout=timeout)
     except subprocess.TimeoutExpired as exc:
@@ -48,7 +50,10 @@ def _run(config: StackConfig, *args: str, log: Path | None = None, timeout: floa
     if log is not None:
         log.parent.mkdir(parents=True, exist_ok=True)
         with open(log, "a") as fh:
-            fh.write(f"\n$ {' '.join(argv)}\n{proc.stdout}{proc.stderr}")
+            elapsed = time.monotonic() - started
+            fh.write(
+                f"\n$ {' '.join(argv)}\n{proc.stdout}{proc.stderr}[exit {proc.returncode} after {elapsed:.1f}s]\n"
+            )
     if proc.returncode != 0:
         lines = (proc.stderr or proc.stdout).strip().splitlines()[-25:]
         raise StackError(f"terraform {args[0]} of {config.terraform_dir} failed:\n" + "\n".join(lines))
