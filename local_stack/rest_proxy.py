@@ -734,17 +734,33 @@ def serve(server: ProxyServer, *, drain_timeout: float = 10.0) -> int:
     return 1 if left else 0
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Defaults shown, description and epilog kept as written."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m local_stack.rest_proxy",
         description=(
-            "Kafka REST Proxy v2 stand-in (DESIGN 3.3): POST /topics/<topic> with Content-Type "
-            f'{JSON_V2} and a body {{"records": [{{"value": {{...}}}}, ...]}} produces every record to the '
-            "Kafka broker and answers with one offset per record. Also GET /, GET /topics, GET /topics/<topic>. "
-            "Topics are not auto-created (the supervisor creates them with ensure_topics()). "
-            "Stops cleanly on SIGTERM/Ctrl-C, flushing the producer."
+            "Kafka REST Proxy v2 stand-in (DESIGN 3.3).\n\n"
+            f"POST /topics/<topic> with Content-Type {JSON_V2} and a body\n"
+            '{"records": [{"value": {...}, "key": ..., "partition": ...}, ...]} produces every record to the\n'
+            "Kafka broker and answers with one offset per record. Also GET / (health), GET /topics,\n"
+            "GET /topics/<topic>. Topics are not auto-created: the supervisor creates them with ensure_topics().\n"
+            "Stops cleanly on SIGTERM/Ctrl-C: answers the requests in flight, then flushes the producer."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        epilog=(
+            'responses (application/vnd.kafka.v2+json, errors as {"error_code", "message"}):\n'
+            "  200            offsets, one per record, in order\n"
+            "  404 / 40401    unknown topic            404 / 40402  unknown partition\n"
+            "  415 / 415      wrong or missing Content-Type\n"
+            "  400 / 400      malformed JSON           422 / 422    no records, or a record without value\n"
+            "  500 / 50003    broker unreachable, or every record failed (50002: non-retriable)\n"
+            "example:\n"
+            f'  curl -H \'Content-Type: {JSON_V2}\' -d \'{{"records":[{{"value":{{"ind":1}}}}]}}\' \\\n'
+            "       http://127.0.0.1:8082/topics/demo.pin"
+        ),
+        formatter_class=_HelpFormatter,
     )
     parser.add_argument("--host", default=DEFAULT_HOST, help="address to bind (loopback only by default)")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port to listen on")
@@ -768,7 +784,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=5_000,
         help="how long a topic lookup may wait for the broker",
     )
-    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.add_argument(
+        "--log-level",
+        default="INFO",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="stderr log level (DEBUG logs every request; INFO logs rejected ones)",
+    )
     return parser
 
 
