@@ -2,8 +2,9 @@
 
 Settings and their environment names: `USER_ID`, `PIPELINE_API_URL` (the API Gateway invoke URL),
 `PIPELINE_API_KEY`, `PIPELINE_DB_URL`, `PIPELINE_TARGET` (`local`, the default, or `aws`). The API URL and key
-come from `terraform -chdir=terraform/envs/<target> output -json` (`invoke_url`, `api_key`) when no higher
-source sets them; for `aws` the outputs file `make apply` writes (`.local/outputs/aws.json`) is read first.
+come from the terraform outputs (`invoke_url`, `api_key`, `topics`) when no higher source sets them: the file
+`make apply` / `make local-up` writes (`.local/outputs/<target>.json`), else
+`terraform -chdir=terraform/envs/<target> output -json`.
 Credentials never live in the repository: a gitignored `.env` (see `.env.example`) or the environment.
 """
 
@@ -69,16 +70,16 @@ class Config:
 def terraform_outputs(target: str, root: Path = Path(".")) -> dict[str, Any]:
     """Output values of `terraform/envs/<target>` (`{}` when there are none or terraform is absent).
 
-    For `aws`, `.local/outputs/aws.json` (written by `make apply`) is preferred when present; for `local` the
-    file `.local/outputs/local.json` is the fallback when terraform has no outputs.
+    The outputs file in terraform's JSON format that `make apply` (`.local/outputs/aws.json`) or `make local-up`
+    (`.local/outputs/local.json`) writes is read first (instant); `terraform output -json` otherwise.
     """
     saved = root / ".local" / "outputs" / f"{target}.json"
-    if target == "aws" and saved.exists():
-        return _values(json.loads(saved.read_text()))
-    found = _terraform_output(root / "terraform" / "envs" / target)
-    if not found and saved.exists():
-        return _values(json.loads(saved.read_text()))
-    return found
+    if saved.exists():
+        try:
+            return _values(json.loads(saved.read_text()))
+        except json.JSONDecodeError:
+            pass
+    return _terraform_output(root / "terraform" / "envs" / target)
 
 
 def _terraform_output(env_dir: Path) -> dict[str, Any]:

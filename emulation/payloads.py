@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
+import orjson
+
 KAFKA_JSON_CONTENT_TYPE = "application/vnd.kafka.json.v2+json"
 
 
@@ -45,3 +47,19 @@ def kinesis_records_body(
         "StreamName": stream,
         "Records": [{"Data": record_value(row), "PartitionKey": partition_key(row)} for row in rows],
     }
+
+
+def to_json_bytes(obj: Any) -> bytes:
+    """Compact JSON bytes (orjson, fast): datetimes and dates as ISO-8601 (as `record_value`), Decimals as floats."""
+    return orjson.dumps(obj, default=_orjson_default)
+
+
+def _orjson_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return float(value)
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
+def kafka_body_bytes(rows: Iterable[Mapping[str, Any]]) -> bytes:
+    """`kafka_body(rows)` encoded, without the intermediate copies (the batch emulator's hot path)."""
+    return to_json_bytes({"records": [{"value": row} for row in rows]})

@@ -25,7 +25,7 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
-from emulation.payloads import KAFKA_JSON_CONTENT_TYPE, kafka_body, kinesis_records_body
+from emulation.payloads import KAFKA_JSON_CONTENT_TYPE, kafka_body_bytes, kinesis_records_body, to_json_bytes
 
 #: Kinesis PutRecords accepts at most this many records per call.
 KINESIS_MAX_RECORDS = 500
@@ -190,7 +190,7 @@ class Poster:
             KAFKA_JSON_CONTENT_TYPE,
             topic,
             values,
-            build=kafka_body,
+            build=kafka_body_bytes,
             failures=_kafka_failures,
         )
 
@@ -210,7 +210,7 @@ class Poster:
                 "application/json",
                 stream,
                 part,
-                build=lambda rows, s=stream: kinesis_records_body(s, rows, partition_key),
+                build=lambda rows, s=stream: to_json_bytes(kinesis_records_body(s, rows, partition_key)),
                 failures=_kinesis_failures,
                 transient_4xx=_kinesis_transient_call,
             )
@@ -230,7 +230,7 @@ class Poster:
         destination: str,
         values: Sequence[Mapping[str, Any]],
         *,
-        build: Callable[[Sequence[Mapping[str, Any]]], dict[str, Any]],
+        build: Callable[[Sequence[Mapping[str, Any]]], bytes],
         failures: Callable[[Any, int], Failures],
         transient_4xx: Callable[[requests.Response], bool] | None = None,
     ) -> PostResult:
@@ -238,7 +238,7 @@ class Poster:
         pending = list(values)
         retry = 0
         while pending:
-            body = json.dumps(build(pending), separators=(",", ":"), default=str).encode()
+            body = build(pending)
             retry_after: float | None = None
             result.requests += 1
             try:

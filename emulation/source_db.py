@@ -28,7 +28,7 @@ from sqlalchemy import (
     inspect,
     select,
 )
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import CursorResult, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 from emulation.generator import iter_chunks
@@ -188,12 +188,12 @@ class SourceReader:
                 query = select(t).order_by(key).limit(n)
                 if after is not None:
                     query = query.where(key > after)
-                rows = [dict(r) for r in conn.execute(query).mappings()]
+                rows = _dicts(conn.execute(query))
                 if not rows:
                     return
                 last = rows[-1][KEY[table]]
                 if len(rows) == n:  # complete the last index's group
-                    group = [dict(r) for r in conn.execute(select(t).where(key == last)).mappings()]
+                    group = _dicts(conn.execute(select(t).where(key == last)))
                     rows = [r for r in rows if r[KEY[table]] != last] + group
                 sent += len(rows)
                 after = last
@@ -215,10 +215,16 @@ class SourceReader:
                 event = {}
                 for name, t in TABLES.items():
                     query = select(t).order_by(t.c[KEY[name]]).limit(1).offset(offset)
-                    row = conn.execute(query).mappings().first()
-                    if row is not None:
-                        event[name] = dict(row)
+                    rows = _dicts(conn.execute(query))
+                    if rows:
+                        event[name] = rows[0]
                 yield event
+
+
+def _dicts(result: CursorResult[Any]) -> list[dict[str, Any]]:
+    """Result rows as plain dicts with plain `str` keys (what JSON encoders expect)."""
+    columns = [str(c) for c in result.keys()]  # noqa: SIM118 (a result, not a dict)
+    return [dict(zip(columns, row, strict=True)) for row in result]
 
 
 def dataset_table(dataset: str) -> str:

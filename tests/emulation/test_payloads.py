@@ -6,7 +6,14 @@ import datetime as dt
 import json
 from decimal import Decimal
 
-from emulation.payloads import kafka_body, kinesis_record_body, kinesis_records_body, record_value
+from emulation.payloads import (
+    kafka_body,
+    kafka_body_bytes,
+    kinesis_record_body,
+    kinesis_records_body,
+    record_value,
+    to_json_bytes,
+)
 
 ROW = {
     "ind": 7,
@@ -40,3 +47,12 @@ def test_kinesis_bodies_carry_data_as_json_objects() -> None:
         {"Data": record_value(ROW), "PartitionKey": "k7"},
         {"Data": record_value({**ROW, "ind": 9}), "PartitionKey": "k9"},
     ]
+
+
+def test_encoded_bodies_match_the_dict_builders() -> None:
+    rows = [ROW, {**ROW, "ind": 8, "timestamp": dt.datetime(2020, 1, 1, 0, 0, 0, 5)}]
+    assert json.loads(kafka_body_bytes(rows)) == kafka_body(rows)
+    assert json.loads(to_json_bytes({"d": dt.date(2020, 2, 3), "x": Decimal("2.25")})) == {
+        "d": "2020-02-03",
+        "x": 2.25,
+    }
