@@ -325,6 +325,22 @@ def test_500_records_per_request(client: Client, topic: str, broker: TansuBroker
     assert [json.loads(m.value()) for m in messages] == values + values
 
 
+def test_a_partial_failure_is_200_with_an_error_entry_for_the_failed_record(
+    client: Client, topic: str, broker: TansuBroker
+) -> None:
+    too_large = "x" * 2_000_000  # over the producer's message.max.bytes (1 MB)
+    status, body, _ = client.request("POST", f"/topics/{topic}", records([{"ind": 1}, too_large, {"ind": 3}]))
+    assert status == 200
+    first, failed, last = body["offsets"]
+    assert (first["offset"], first["error_code"], last["offset"], last["error_code"]) == (0, None, 1, None)
+    assert failed["partition"] is None and failed["offset"] is None
+    assert failed["error_code"] == KAFKA_ERROR and "too large" in failed["error"].lower()
+    assert [json.loads(m.value()) for m in read_back(broker.bootstrap, topic, 0, 2)] == [
+        {"ind": 1},
+        {"ind": 3},
+    ]
+
+
 def test_charset_parameter_is_accepted(client: Client, topic: str, broker: TansuBroker) -> None:
     status, body, _ = client.request(
         "POST", f"/topics/{topic}", records([{"ind": 1}]), content_type=f"{JSON_V2}; charset=utf-8"
