@@ -71,6 +71,9 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8082
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
 MAX_BODY_BYTES = 64 * 1024 * 1024
+#: Records fail after this long without the broker; with the 5 s grace of the reply it stays under API Gateway's
+#: 29 s integration timeout, so the client gets per-record errors rather than a gateway 504.
+DEFAULT_DELIVERY_TIMEOUT_MS = 20_000
 TOPIC_CACHE_SECONDS = 10.0
 #: Top-level fields of Confluent's v2 produce request; the schema ones are accepted and ignored for JSON.
 REQUEST_FIELDS = frozenset({"records", "key_schema", "key_schema_id", "value_schema", "value_schema_id"})
@@ -289,7 +292,7 @@ class KafkaGateway:
         *,
         linger_ms: int = 2,
         compression: str = "none",
-        delivery_timeout_ms: int = 30_000,
+        delivery_timeout_ms: int = DEFAULT_DELIVERY_TIMEOUT_MS,
         metadata_timeout_ms: int = 5_000,
     ) -> None:
         self.bootstrap_servers = bootstrap_servers
@@ -775,7 +778,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--delivery-timeout-ms",
         type=int,
-        default=30_000,
+        default=DEFAULT_DELIVERY_TIMEOUT_MS,
         help="how long a record may wait for the broker before it fails with 50003 (message.timeout.ms)",
     )
     parser.add_argument(
