@@ -146,12 +146,19 @@ module "mwaa" {
   airflow_version       = var.mwaa.airflow_version
   environment_class     = var.mwaa.environment_class
   max_workers           = var.mwaa.max_workers
-  webserver_access_mode = var.mwaa.webserver_access_mode
+  webserver_access_mode = var.mwaa_public_webserver ? "PUBLIC_ONLY" : "PRIVATE_ONLY"
   dags_dir              = var.mwaa.dags_dir
   requirements_path     = var.mwaa.requirements_path
   force_destroy         = var.force_destroy
   subnet_ids            = slice(module.network.private_subnet_ids, 0, 2)
   security_group_ids    = [module.network.security_group_ids["mwaa"]]
+
+  # Connections and Variables live in Secrets Manager under this deployment's own prefix.
+  secrets_prefix = "airflow/${local.name}"
+  airflow_variables = {
+    pinterest_user_id = var.user_id
+    pinterest_bucket  = module.storage.bucket_name
+  }
 }
 
 module "source_db" {

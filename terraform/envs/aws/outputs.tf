@@ -63,6 +63,11 @@ output "mwaa_webserver_url" {
   value       = try(module.mwaa[0].webserver_url, null)
 }
 
+output "mwaa_secrets_prefix" {
+  description = "Secrets Manager prefix MWAA reads connections from: store the Databricks connection as `<prefix>/connections/databricks_default` (null when MWAA is off)."
+  value       = try(module.mwaa[0].secrets_prefix, null)
+}
+
 output "mwaa_dag_bucket" {
   description = "DAG bucket of the MWAA environment (null when MWAA is off)."
   value       = try(module.mwaa[0].dag_bucket_name, null)

@@ -110,16 +110,21 @@ variable "api" {
 variable "mwaa" {
   description = "MWAA settings: on/off, Airflow version, class, and the DAG folder and requirements file uploaded to the DAG bucket (paths relative to terraform/envs/aws)."
   type = object({
-    create                = optional(bool, true)
-    airflow_version       = optional(string, "3.0.6")
-    environment_class     = optional(string, "mw1.small")
-    max_workers           = optional(number, 2)
-    webserver_access_mode = optional(string, "PUBLIC_ONLY")
-    dags_dir              = optional(string, "../../../airflow/dags")
-    requirements_path     = optional(string, "../../../airflow/requirements.txt")
+    create            = optional(bool, true)
+    airflow_version   = optional(string, "3.0.6")
+    environment_class = optional(string, "mw1.small")
+    max_workers       = optional(number, 2)
+    dags_dir          = optional(string, "../../../airflow/dags")
+    requirements_path = optional(string, "../../../airflow/requirements.txt")
   })
   default  = {}
   nullable = false
+}
+
+variable "mwaa_public_webserver" {
+  description = "Make the Airflow UI reachable from the internet (still behind AWS IAM sign-in). False keeps it inside the VPC (PRIVATE_ONLY)."
+  type        = bool
+  default     = false
 }
 
 variable "source_db" {

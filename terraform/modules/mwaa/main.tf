@@ -254,6 +254,27 @@ resource "aws_iam_role_policy" "execution" {
   policy = data.aws_iam_policy_document.execution.json
 }
 
+# --- Airflow Variables (read through the Secrets Manager backend) --------------------------------
+
+resource "aws_secretsmanager_secret" "variables" {
+  #checkov:skip=CKV_AWS_149:These secrets hold plain, non-sensitive DAG settings (user id, bucket name) that are also in the Terraform state; the AWS managed key is enough.
+  #checkov:skip=CKV2_AWS_57:Plain DAG settings, not credentials: there is nothing to rotate.
+  for_each = var.airflow_variables
+
+  name                    = "${var.secrets_prefix}/variables/${each.key}"
+  description             = "Airflow Variable ${each.key} of ${var.name}"
+  recovery_window_in_days = 0
+
+  tags = var.tags
+}
+
+resource "aws_secretsmanager_secret_version" "variables" {
+  for_each = var.airflow_variables
+
+  secret_id     = aws_secretsmanager_secret.variables[each.key].id
+  secret_string = each.value
+}
+
 # --- environment ------------------------------------------------------------------------------------
 
 resource "aws_mwaa_environment" "this" {

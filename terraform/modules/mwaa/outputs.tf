@@ -37,3 +37,8 @@ output "secrets_prefix" {
   description = "Secrets Manager prefix Airflow reads connections from (`<prefix>/connections/<conn_id>`)."
   value       = var.secrets_prefix
 }
+
+output "airflow_variable_secret_names" {
+  description = "Secrets Manager names of the Airflow Variables the module stored, keyed by variable."
+  value       = { for k, s in aws_secretsmanager_secret.variables : k => s.name }
+}

@@ -108,6 +108,12 @@ variable "secrets_prefix" {
   default     = "airflow"
 }
 
+variable "airflow_variables" {
+  description = "Airflow Variables stored as Secrets Manager secrets `<secrets_prefix>/variables/<key>` (plain settings such as the DAG's `pinterest_user_id`; never put credentials here, they would sit in the state)."
+  type        = map(string)
+  default     = {}
+}
+
 variable "kms_key_arn" {
   description = "Customer managed KMS key of the environment (null: an AWS owned key)."
   type        = string

@@ -84,10 +84,16 @@ override_resource {
   }
 }
 
+# The checks run on a copy of terraform/ alone, so the files the environment uploads come from the modules'
+# test fixtures (the defaults point at ../../../airflow and the downloaded plugin zip).
 variables {
   user_id = "demo"
   s3_sink = {
     plugin_path = "../../modules/msk_connect/tests/fixtures/confluentinc-kafka-connect-s3-test.zip"
+  }
+  mwaa = {
+    dags_dir          = "../../modules/mwaa/tests/fixtures/dags"
+    requirements_path = "../../modules/mwaa/tests/fixtures/requirements.txt"
   }
 }
 
@@ -183,8 +189,8 @@ run "security_settings" {
   }
 
   assert {
-    condition     = contains(module.mwaa[0].dag_object_keys, "dags/pinterest_batch.py")
-    error_message = "The project's DAG is uploaded to the DAG bucket."
+    condition     = join(",", module.mwaa[0].dag_object_keys) == "dags/pipeline_dag.py,dags/sub/helpers.py"
+    error_message = "Every DAG file under mwaa.dags_dir is uploaded to the DAG bucket."
   }
 
   assert {
@@ -209,7 +215,7 @@ run "other_user_and_options" {
       flush_size  = 2000
     }
     mwaa      = { create = false }
-    source_db = { create = true }
+    source_db = { create = true, project_root = "../../modules/source_db/tests/fixtures/project" }
   }
 
   assert {
@@ -228,7 +234,7 @@ run "other_user_and_options" {
   }
 
   assert {
-    condition     = module.source_db.db_name == "pinterest_data" && local.tags["Owner"] == "data"
+    condition     = module.source_db.db_name == "pinterest_data" && module.source_db.loader_command != null && local.tags["Owner"] == "data"
     error_message = "The source database can be turned on; extra tags merge into the defaults."
   }
 }

@@ -29,6 +29,7 @@ variables {
   requirements_path  = "./tests/fixtures/requirements.txt"
   subnet_ids         = ["subnet-aaaa", "subnet-bbbb"]
   security_group_ids = ["sg-mwaa"]
+  airflow_variables  = { pinterest_user_id = "demo" }
   tags               = { Project = "pinterest-data-pipeline" }
 }
 
@@ -94,6 +95,11 @@ run "environment_and_dag_bucket" {
   assert {
     condition     = aws_mwaa_environment.this.airflow_configuration_options["secrets.backend"] == "airflow.providers.amazon.aws.secrets.secrets_manager.SecretsManagerBackend"
     error_message = "Airflow reads connections from Secrets Manager."
+  }
+
+  assert {
+    condition     = aws_secretsmanager_secret.variables["pinterest_user_id"].name == "airflow/variables/pinterest_user_id" && aws_secretsmanager_secret_version.variables["pinterest_user_id"].secret_string == "demo"
+    error_message = "Airflow Variables are stored where the Secrets Manager backend looks for them."
   }
 
   assert {

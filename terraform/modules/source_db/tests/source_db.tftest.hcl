@@ -76,7 +76,7 @@ run "loader_seeds_with_the_generator" {
       instance_role_name   = "pdp-test-client-role"
       artifacts_bucket     = "user-demo-bucket"
       artifacts_bucket_arn = "arn:aws:s3:::user-demo-bucket"
-      project_root         = "../../.."
+      project_root         = "./tests/fixtures/project"
       rows                 = 500
     }
   }
