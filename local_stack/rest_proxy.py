@@ -45,10 +45,9 @@ import sys
 import threading
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import unquote
 
 import orjson
@@ -75,6 +74,7 @@ MAX_BODY_BYTES = 64 * 1024 * 1024
 #: 29 s integration timeout, so the client gets per-record errors rather than a gateway 504.
 DEFAULT_DELIVERY_TIMEOUT_MS = 20_000
 TOPIC_CACHE_SECONDS = 10.0
+ANY_PARTITION = -1  # librdkafka's RD_KAFKA_PARTITION_UA: let the partitioner choose
 #: Top-level fields of Confluent's v2 produce request; the schema ones are accepted and ignored for JSON.
 REQUEST_FIELDS = frozenset({"records", "key_schema", "key_schema_id", "value_schema", "value_schema_id"})
 RECORD_FIELDS = frozenset({"key", "value", "partition"})
@@ -126,8 +126,7 @@ class ProxyError(Exception):
 # --- request validation (pure functions) -------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ProduceRecord:
+class ProduceRecord(NamedTuple):
     """One record of a produce request, serialised as the JSON embedded format does (compact JSON bytes)."""
 
     value: bytes
@@ -187,8 +186,8 @@ def parse_produce_body(body: bytes, charset: str = "utf-8") -> list[ProduceRecor
 def _parse_record(index: int, record: Any) -> ProduceRecord:
     if not isinstance(record, dict):
         raise _unprocessable(f"records[{index}] must be an object with a value")
-    unknown = sorted(set(record) - RECORD_FIELDS)
-    if unknown:
+    if not record.keys() <= RECORD_FIELDS:
+        unknown = sorted(set(record) - RECORD_FIELDS)
         raise _unprocessable(f"records[{index}]: Unrecognized field: {unknown[0]}")
     if record.get("value") is None:
         raise _unprocessable(f"records[{index}]: value may not be null")
@@ -392,10 +391,7 @@ class KafkaGateway:
         deadline = time.monotonic() + self.delivery_timeout_s
         queued = 0
         for index, record in enumerate(records):
-            kwargs: dict[str, Any] = {"value": record.value, "key": record.key}
-            if record.partition is not None:
-                kwargs["partition"] = record.partition
-            error = self._enqueue(topic, kwargs, functools.partial(delivery.report, index), deadline)
+            error = self._enqueue(topic, record, functools.partial(delivery.report, index), deadline)
             if error is None:
                 queued += 1
             else:
@@ -404,12 +400,14 @@ class KafkaGateway:
         return delivery.wait(max(0.0, deadline - time.monotonic()) + 5.0)
 
     def _enqueue(
-        self, topic: str, kwargs: dict[str, Any], callback: Any, deadline: float
+        self, topic: str, record: ProduceRecord, callback: Any, deadline: float
     ) -> KafkaError | None:
         """Queue one record; wait while the local queue is full (the poll thread drains it)."""
+        value, key, partition = record
+        partition = ANY_PARTITION if partition is None else partition
         while True:
             try:
-                self._producer.produce(topic, on_delivery=callback, **kwargs)
+                self._producer.produce(topic, value, key, partition, callback)  # positional: the fast path
                 return None
             except BufferError:
                 if time.monotonic() >= deadline:
