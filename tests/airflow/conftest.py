@@ -7,6 +7,7 @@ Runs in the Airflow venv: `.venv-airflow/bin/python -m pytest tests/airflow`.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -70,3 +71,7 @@ def airflow_db() -> None:
     from airflow.utils.db import initdb
 
     initdb()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    shutil.rmtree(_HOME, ignore_errors=True)
