@@ -28,6 +28,11 @@ output "topics" {
   value       = local.topics
 }
 
+output "user_id" {
+  description = "The user_id every data name derives from (the emulator reads it)."
+  value       = var.user_id
+}
+
 output "region" {
   description = "AWS region of the environment."
   value       = var.region
@@ -51,6 +56,11 @@ output "kafka_client_instance_id" {
 output "rest_proxy_url" {
   description = "REST Proxy URL inside the VPC (internal NLB)."
   value       = module.kafka_client.rest_proxy_url
+}
+
+output "rest_proxy_target_group_arn" {
+  description = "NLB target group that health-checks the REST Proxy (`aws elbv2 describe-target-health --target-group-arn ...`)."
+  value       = module.kafka_client.target_group_arn
 }
 
 output "s3_sink_connector_name" {

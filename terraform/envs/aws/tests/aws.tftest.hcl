@@ -150,7 +150,7 @@ run "outputs_the_emulator_contract" {
   }
 
   assert {
-    condition     = output.region == "us-east-1" && output.msk_bootstrap_brokers == "b-1.pdp-demo-msk.example:9098,b-2.pdp-demo-msk.example:9098"
+    condition     = output.region == "us-east-1" && output.user_id == "demo" && output.msk_bootstrap_brokers == "b-1.pdp-demo-msk.example:9098,b-2.pdp-demo-msk.example:9098"
     error_message = "Region and IAM bootstrap brokers are output."
   }
 
