@@ -114,14 +114,15 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "this" {
 }
 
 resource "aws_s3_bucket_lifecycle_configuration" "this" {
+  count = var.lifecycle_rules == null ? 0 : 1
+
   bucket = aws_s3_bucket.this.id
 
   rule {
     id     = "abort-incomplete-multipart-uploads"
     status = "Enabled"
 
-    # Whole bucket. An explicit empty prefix (not an empty filter block) is what S3 returns, so the
-    # provider's read-after-write check matches at once.
+    # Whole bucket: an explicit empty prefix, the form S3 returns (an empty filter block reads back differently).
     filter {
       prefix = ""
     }
@@ -132,7 +133,7 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
   }
 
   dynamic "rule" {
-    for_each = var.lifecycle_rules.noncurrent_version_expiration_days == null ? [] : [var.lifecycle_rules.noncurrent_version_expiration_days]
+    for_each = try(var.lifecycle_rules.noncurrent_version_expiration_days, null) == null ? [] : [var.lifecycle_rules.noncurrent_version_expiration_days]
 
     content {
       id     = "expire-noncurrent-versions"

@@ -53,7 +53,7 @@ variable "encryption" {
 }
 
 variable "lifecycle_rules" {
-  description = "Lifecycle housekeeping: days after which incomplete multipart uploads are aborted, and after which non-current object versions expire (null keeps them)."
+  description = "Lifecycle housekeeping: days after which incomplete multipart uploads are aborted, and after which non-current object versions expire (null keeps them). Null for the whole input creates no lifecycle configuration (envs/local: LocalStack omits the transition-size header the provider waits for, which costs about 55 s per apply)."
   type = object({
     abort_incomplete_multipart_upload_days = optional(number, 7)
     noncurrent_version_expiration_days     = optional(number, 90)

@@ -73,7 +73,7 @@ run "defaults_are_secure" {
   }
 
   assert {
-    condition     = one([for r in aws_s3_bucket_lifecycle_configuration.this.rule : r if r.id == "abort-incomplete-multipart-uploads"]).abort_incomplete_multipart_upload[0].days_after_initiation == 7
+    condition     = one([for r in aws_s3_bucket_lifecycle_configuration.this[0].rule : r if r.id == "abort-incomplete-multipart-uploads"]).abort_incomplete_multipart_upload[0].days_after_initiation == 7
     error_message = "Incomplete multipart uploads must be aborted after 7 days."
   }
 
@@ -135,6 +135,19 @@ run "existing_kms_key_name_and_logging" {
   assert {
     condition     = aws_s3_bucket_logging.this[0].target_bucket == "my-logs" && aws_s3_bucket_logging.this[0].target_prefix == "s3-access-logs/"
     error_message = "Access logs must go to the given bucket."
+  }
+}
+
+run "lifecycle_can_be_left_out" {
+  command = plan
+
+  variables {
+    lifecycle_rules = null
+  }
+
+  assert {
+    condition     = length(aws_s3_bucket_lifecycle_configuration.this) == 0
+    error_message = "lifecycle_rules = null must create no lifecycle configuration."
   }
 }
 
