@@ -1,7 +1,7 @@
 """CLI of the local notebook runner.
 
-    python -m local_stack.notebook_runner batch --lake <dir|s3://bucket> --user-id <id> --out <dir>
-    python -m local_stack.notebook_runner run <notebook.py> [--widget name=value ...]
+python -m local_stack.notebook_runner batch --lake <dir|s3://bucket> --user-id <id> --out <dir>
+python -m local_stack.notebook_runner run <notebook.py> [--widget name=value ...]
 """
 
 from __future__ import annotations
@@ -37,7 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    batch = commands.add_parser("batch", help="run the batch notebook and write CSVs, Parquet and report.html")
+    batch = commands.add_parser(
+        "batch", help="run the batch notebook and write CSVs, Parquet and report.html"
+    )
     batch.add_argument("--lake", required=True, help="lake directory or s3://bucket[/prefix]")
     batch.add_argument("--user-id", required=True, help="user id: topics <user_id>.pin|geo|user")
     batch.add_argument("--out", required=True, type=Path, help="output directory")
@@ -45,7 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run one notebook file")
     run.add_argument("notebook", type=Path, help="notebook source file (.py)")
     run.add_argument(
-        "--widget", action="append", type=_widget, default=[], metavar="NAME=VALUE", help="widget value (repeatable)"
+        "--widget",
+        action="append",
+        type=_widget,
+        default=[],
+        metavar="NAME=VALUE",
+        help="widget value (repeatable)",
     )
     run.add_argument("--quiet", action="store_true", help="do not print the cells as they run")
     return parser

@@ -60,10 +60,10 @@ class Widgets:
         self._overrides = dict(values or {})
         self._defaults: dict[str, str] = {}
 
-    def text(self, name: str, defaultValue: str = "", label: str | None = None) -> None:  # noqa: N803
+    def text(self, name: str, defaultValue: str = "", label: str | None = None) -> None:
         self._defaults[name] = defaultValue
 
-    def dropdown(self, name: str, defaultValue: str, choices: list[str], label: str | None = None) -> None:  # noqa: N803
+    def dropdown(self, name: str, defaultValue: str, choices: list[str], label: str | None = None) -> None:
         if defaultValue not in choices:
             raise ValueError(f"widget {name}: default {defaultValue!r} is not one of {choices}")
         value = self._overrides.get(name)
@@ -73,7 +73,7 @@ class Widgets:
 
     combobox = text
 
-    def multiselect(self, name: str, defaultValue: str, choices: list[str], label: str | None = None) -> None:  # noqa: N803
+    def multiselect(self, name: str, defaultValue: str, choices: list[str], label: str | None = None) -> None:
         self._defaults[name] = defaultValue
 
     def get(self, name: str) -> str:
@@ -83,15 +83,15 @@ class Widgets:
             return self._defaults[name]
         raise WidgetError(f"no input widget named {name!r} is defined")
 
-    getArgument = get  # noqa: N815
+    getArgument = get
 
-    def getAll(self) -> dict[str, str]:  # noqa: N802
+    def getAll(self) -> dict[str, str]:
         return {**self._defaults, **self._overrides}
 
     def remove(self, name: str) -> None:
         self._defaults.pop(name, None)
 
-    def removeAll(self) -> None:  # noqa: N802
+    def removeAll(self) -> None:
         self._defaults.clear()
 
 
@@ -108,10 +108,10 @@ class Secrets:
             raise SecretError(f"secret {key!r} of scope {scope!r} is not set: export {name}=...")
         return value
 
-    def getBytes(self, scope: str, key: str) -> bytes:  # noqa: N802
+    def getBytes(self, scope: str, key: str) -> bytes:
         return self.get(scope, key).encode()
 
-    def listScopes(self) -> list[SecretScope]:  # noqa: N802
+    def listScopes(self) -> list[SecretScope]:
         return [SecretScope(s) for s in sorted({k.split("_")[2].lower() for k in self._secret_vars()})]
 
     def list(self, scope: str) -> list[SecretMetadata]:
@@ -161,7 +161,7 @@ class FileSystem:
     def unmount(self, mount_point: str) -> bool:
         return self._mounts.pop(_strip_dbfs(mount_point).rstrip("/"), None) is not None
 
-    def refreshMounts(self) -> bool:  # noqa: N802
+    def refreshMounts(self) -> bool:
         return True
 
     # --- paths --------------------------------------------------------------------------------------
@@ -174,7 +174,9 @@ class FileSystem:
                 break
         else:
             if path.startswith("/mnt/"):
-                raise LakeError(f"{path} is not under a mounted directory (mounts: {sorted(self._mounts) or 'none'})")
+                raise LakeError(
+                    f"{path} is not under a mounted directory (mounts: {sorted(self._mounts) or 'none'})"
+                )
         if is_s3(path):
             return self.mirror.local_path(path)
         return _strip_file(path)
@@ -195,7 +197,7 @@ class FileSystem:
             for e in entries
         ]
 
-    def head(self, path: str, maxBytes: int = 65536) -> str:  # noqa: N803
+    def head(self, path: str, maxBytes: int = 65536) -> str:
         with open(self.resolve(path), "rb") as handle:
             return handle.read(maxBytes).decode("utf-8", errors="replace")
 
@@ -285,7 +287,9 @@ def make_display(rows: int = DISPLAY_ROWS, printer: Any = print) -> Any:
         if isinstance(obj, DataFrame):
             frame = obj.limit(rows + 1).toPandas()
             more = "\n..." if len(frame) > rows else ""
-            printer(frame.head(rows).to_string(index=False) + more if len(frame) else f"(no rows) {obj.columns}")
+            printer(
+                frame.head(rows).to_string(index=False) + more if len(frame) else f"(no rows) {obj.columns}"
+            )
         elif hasattr(obj, "to_string"):
             printer(obj.head(rows).to_string(index=False))
         else:

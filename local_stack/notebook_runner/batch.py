@@ -69,13 +69,19 @@ def check_lake(lake: str) -> str:
         return lake.rstrip("/")
     path = Path(lake).absolute()
     if not path.is_dir():
-        raise LakeError(f"lake directory {path} does not exist (give a directory laid out like the bucket or s3://)")
+        raise LakeError(
+            f"lake directory {path} does not exist (give a directory laid out like the bucket or s3://)"
+        )
     if not (path / TOPICS_DIR).is_dir():
-        raise LakeError(f"{path} has no {TOPICS_DIR}/ folder: not a lake laid out like the bucket (DESIGN 3.4)")
+        raise LakeError(
+            f"{path} has no {TOPICS_DIR}/ folder: not a lake laid out like the bucket (DESIGN 3.4)"
+        )
     return str(path)
 
 
-def run_batch(lake: str, user_id: str, out: str | Path, spark: Any = None, echo: bool = False) -> BatchRunResult:
+def run_batch(
+    lake: str, user_id: str, out: str | Path, spark: Any = None, echo: bool = False
+) -> BatchRunResult:
     """Run the batch notebook on the lake `lake` (directory or `s3://bucket[/prefix]`) of `user_id` into `out`."""
     started = time.perf_counter()
     bucket = check_lake(str(lake))
@@ -84,7 +90,7 @@ def run_batch(lake: str, user_id: str, out: str | Path, spark: Any = None, echo:
     tables_dir = out / ".tables"
     for stale in (tables_dir, out / "cleaned", out / "rejected"):
         shutil.rmtree(stale, ignore_errors=True)
-    spark = spark or local_spark()
+    spark = spark or local_spark(quick_start=False)
     database = f"batch_run_{os.getpid()}_{next(_RUNS)}"
     previous = spark.catalog.currentDatabase()
     spark.sql(f"CREATE DATABASE {database} LOCATION '{tables_dir.as_posix()}'")
@@ -96,10 +102,12 @@ def run_batch(lake: str, user_id: str, out: str | Path, spark: Any = None, echo:
         from local_stack.notebook_runner.runner import make_namespace
 
         namespace = make_namespace(spark, widgets, mirror, display)
-        run = run_notebook(BATCH_NOTEBOOK, spark, namespace=namespace, log=print if echo else None)
+        run = run_notebook(BATCH_NOTEBOOK, spark, namespace=namespace, log=_timed_printer() if echo else None)
         result_tables: dict[str, str] = namespace["RESULT_TABLES"]
         counts = {
-            row["dataset"]: DatasetCounts(row["read"], row["rejected"], row["duplicates_removed"], row["cleaned"])
+            row["dataset"]: DatasetCounts(
+                row["read"], row["rejected"], row["duplicates_removed"], row["cleaned"]
+            )
             for row in spark.table(f"{user_id}_batch_counts").collect()
         }
         results = {name: _ordered(spark.table(table).toPandas()) for name, table in result_tables.items()}
@@ -146,3 +154,9 @@ def _move(source: Path, target: Path) -> None:
     if source.is_dir():
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(source), str(target))
+
+
+def _timed_printer() -> Any:
+    """A log function that prefixes each line with the seconds since the run started."""
+    started = time.perf_counter()
+    return lambda line: print(f"[{time.perf_counter() - started:7.1f} s] {line}", flush=True)

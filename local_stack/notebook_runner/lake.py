@@ -101,7 +101,9 @@ class S3Mirror:
         client = s3_client(location.access_key, location.secret_key)
         wanted: list[tuple[str, int]] = []
         try:
-            for page in client.get_paginator("list_objects_v2").paginate(Bucket=location.bucket, Prefix=list_prefix):
+            for page in client.get_paginator("list_objects_v2").paginate(
+                Bucket=location.bucket, Prefix=list_prefix
+            ):
                 for obj in page.get("Contents", []):
                     key = obj["Key"]
                     if (

@@ -48,7 +48,9 @@ def bar_chart(labels: Sequence[str], values: Sequence[float], title: str) -> str
             f'<text x="{label_w + width + 4:.1f}" y="{y + 13}">{_number(value)}</text>',
         ]
     if hidden:
-        parts.append(f'<text x="0" y="{height - 4}" class="note">... and {hidden} more rows (see the CSV)</text>')
+        parts.append(
+            f'<text x="0" y="{height - 4}" class="note">... and {hidden} more rows (see the CSV)</text>'
+        )
     parts.append("</svg>")
     return "".join(parts)
 
@@ -117,21 +119,31 @@ def result_chart(name: str, frame: Any) -> str:
     if name == "median_followers_by_join_year_and_age_group":
         series: dict[str, list[tuple[int, float]]] = {}
         for r in rows:
-            series.setdefault(str(r["age_group"]), []).append((int(r["post_year"]), float(r["median_follower_count"])))
+            series.setdefault(str(r["age_group"]), []).append(
+                (int(r["post_year"]), float(r["median_follower_count"]))
+            )
         return line_chart(series, title, "join year")
     if name.startswith("popular_category_by_"):
         key = {"country": "country", "year": "post_year", "age_group": "age_group"}[name.split("_by_")[1]]
         rows = sorted(rows, key=lambda r: -r["category_count"]) if key == "country" else rows
-        return bar_chart([f"{r[key]} · {r['category']}" for r in rows], [r["category_count"] for r in rows], title)
+        return bar_chart(
+            [f"{r[key]} · {r['category']}" for r in rows], [r["category_count"] for r in rows], title
+        )
     if name == "top_user_by_country":
         rows = sorted(rows, key=lambda r: -r["follower_count"])
-        return bar_chart([f"{r['country']} · {r['poster_name']}" for r in rows], [r["follower_count"] for r in rows], title)
+        return bar_chart(
+            [f"{r['country']} · {r['poster_name']}" for r in rows], [r["follower_count"] for r in rows], title
+        )
     if name == "top_country_by_followers":
         return bar_chart([str(r["country"]) for r in rows], [r["follower_count"] for r in rows], title)
     if name == "median_followers_by_age_group":
-        return bar_chart([str(r["age_group"]) for r in rows], [r["median_follower_count"] for r in rows], title)
+        return bar_chart(
+            [str(r["age_group"]) for r in rows], [r["median_follower_count"] for r in rows], title
+        )
     columns = list(frame.columns)
-    return bar_chart([" · ".join(str(r[c]) for c in columns[:-1]) for r in rows], [r[columns[-1]] for r in rows], title)
+    return bar_chart(
+        [" · ".join(str(r[c]) for c in columns[:-1]) for r in rows], [r[columns[-1]] for r in rows], title
+    )
 
 
 STYLE = """

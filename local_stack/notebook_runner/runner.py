@@ -29,7 +29,11 @@ class NotebookError(RuntimeError):
 
     def __init__(self, notebook: Path, cell: Cell | None, cause: BaseException | str) -> None:
         self.notebook, self.cell, self.cause = notebook, cell, cause
-        where = f"{notebook}" if cell is None else f"{notebook}, cell {cell.number} (line {cell.line}: {cell.summary})"
+        where = (
+            f"{notebook}"
+            if cell is None
+            else f"{notebook}, cell {cell.number} (line {cell.line}: {cell.summary})"
+        )
         reason = cause if isinstance(cause, str) else f"{type(cause).__name__}: {_first_lines(str(cause))}"
         super().__init__(f"{where} failed: {reason}")
 
@@ -136,7 +140,9 @@ def _run_cell(path: Path, cell: Cell, namespace: dict[str, Any], echo_md: bool) 
                     namespace["display"](result)
         return
     if kind in UNSUPPORTED_MAGICS:
-        raise NotebookError(path, cell, f"%{kind} cells cannot run locally; keep notebooks to Python, %sql and %run")
+        raise NotebookError(
+            path, cell, f"%{kind} cells cannot run locally; keep notebooks to Python, %sql and %run"
+        )
     if kind not in ("python",):
         raise NotebookError(path, cell, f"unknown magic %{kind}")
     # Pad with blank lines so tracebacks report the line numbers of the notebook file.

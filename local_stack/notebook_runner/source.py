@@ -69,11 +69,15 @@ def _make_cell(lines: list[str], number: int, start: int, name: str) -> Cell | N
             )
         rest = line[len(MAGIC) :]
         if rest and not rest.startswith(" "):
-            raise NotebookFormatError(f"{name}: line {start + offset}: expected '# MAGIC ' then the text: {line!r}")
+            raise NotebookFormatError(
+                f"{name}: line {start + offset}: expected '# MAGIC ' then the text: {line!r}"
+            )
         body.append(rest[1:])
     first = body[0].strip()
     if not first.startswith("%"):
-        raise NotebookFormatError(f"{name}: line {start}: a magic cell must start with a %command, got {first!r}")
+        raise NotebookFormatError(
+            f"{name}: line {start}: a magic cell must start with a %command, got {first!r}"
+        )
     kind = first.split()[0][1:]
     return Cell(number, start, kind, "\n".join(body))
 

@@ -121,7 +121,9 @@ def clean_user(raw):
     """`ind, user_name, age, date_joined`; one row per raw record."""
     return raw.select(
         F.col("ind"),
-        F.concat(null_if_placeholder("first_name"), F.lit(" "), null_if_placeholder("last_name")).alias("user_name"),
+        F.concat(null_if_placeholder("first_name"), F.lit(" "), null_if_placeholder("last_name")).alias(
+            "user_name"
+        ),
         F.col("age").cast("int").alias("age"),
         parse_datetime(null_if_placeholder("date_joined")).alias("date_joined"),
     )
@@ -133,7 +135,11 @@ CLEANERS = {"pin": clean_pin, "geo": clean_geo, "user": clean_user}
 def one_row_per_ind(df):
     """Collapse rows sharing an `ind` to one: the smallest row (column by column, nulls first)."""
     others = [c for c in df.columns if c != "ind"]
-    return df.groupBy("ind").agg(F.min(F.struct(*others)).alias("_row")).select("ind", *[f"_row.{c}" for c in others])
+    return (
+        df.groupBy("ind")
+        .agg(F.min(F.struct(*others)).alias("_row"))
+        .select("ind", *[f"_row.{c}" for c in others])
+    )
 
 
 def split_rejected(raw, dataset):

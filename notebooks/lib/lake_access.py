@@ -27,7 +27,9 @@ DATASETS = ("pin", "geo", "user")
 
 
 def _schema(*fields):
-    return T.StructType([T.StructField(n, t, True) for n, t in fields] + [T.StructField(CORRUPT_RECORD, T.StringType())])
+    return T.StructType(
+        [T.StructField(n, t, True) for n, t in fields] + [T.StructField(CORRUPT_RECORD, T.StringType())]
+    )
 
 
 #: Raw record schemas (DESIGN 3.1 columns, in order). `follower_count` is text on purpose (`538k`, `2M`).

@@ -52,7 +52,11 @@ def age_group_order(col):
 def keep_top(df, group_cols, value_col):
     """Rows whose `value_col` is the highest of their group (all tied rows kept)."""
     window = Window.partitionBy(*group_cols)
-    return df.withColumn("_top", F.max(value_col).over(window)).where(F.col(value_col) == F.col("_top")).drop("_top")
+    return (
+        df.withColumn("_top", F.max(value_col).over(window))
+        .where(F.col(value_col) == F.col("_top"))
+        .drop("_top")
+    )
 
 
 def keep_top_overall(df, value_col):
@@ -86,7 +90,11 @@ def with_age_group(user):
 
 
 def most_popular_category(df, group_col):
-    counts = not_null(df, group_col, "category").groupBy(group_col, "category").agg(F.count("*").alias("category_count"))
+    counts = (
+        not_null(df, group_col, "category")
+        .groupBy(group_col, "category")
+        .agg(F.count("*").alias("category_count"))
+    )
     return keep_top(counts, [group_col], "category_count")
 
 

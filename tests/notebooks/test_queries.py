@@ -1,0 +1,184 @@
+"""The nine results of notebooks/lib/queries.py (DESIGN 3.7) on small hand-written cleaned tables.
+
+The tables cover ties, missing joins (pins without geo or user rows and the reverse), null keys and values,
+boundary ages 17/18/24/25/35/36/50/51 and boundary years (post 2017/2018/2022/2023, join 2014/2015/2020/2021).
+Every expected row below was worked out by hand from these tables.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.spark
+
+PIN_SCHEMA = (
+    "ind bigint, unique_id string, title string, description string, follower_count int, poster_name string,"
+    " tag_list string, is_image_or_video string, image_src string, save_location string, category string"
+)
+GEO_SCHEMA = "ind bigint, country string, coordinates array<double>, timestamp timestamp"
+USER_SCHEMA = "ind bigint, user_name string, age int, date_joined timestamp"
+
+# ind: (category, poster_name, follower_count)
+PINS = {
+    1: ("art", "Ann", 100),
+    2: ("art", "Bob", 300),
+    3: ("beauty", "Cat", 300),
+    4: ("beauty", "Bob", 300),  # Bob again with the same count: one row in top_user_by_country
+    5: ("travel", "Dan", None),
+    6: (None, "Eve", 500),
+    7: ("art", "Fay", 50),  # no geo row, no user row
+    8: ("travel", "Gus", 1000),
+    9: ("travel", "Hal", 1000),
+    10: ("beauty", "Ian", 20),
+}
+# ind: (country, post year)
+GEOS = {
+    1: ("Chile", 2018),
+    2: ("Chile", 2022),
+    3: ("Chile", 2017),
+    4: ("Chile", 2023),
+    5: ("Peru", 2019),
+    6: ("Peru", 2019),
+    8: ("Peru", 2020),
+    9: ("Spain", 2020),
+    10: (None, 2021),
+    11: ("Spain", 2020),  # no pin
+}
+# ind: (age, join year)
+USERS = {
+    1: (17, 2015),
+    2: (18, 2015),
+    3: (24, 2016),
+    4: (25, 2020),
+    5: (35, 2021),
+    6: (36, 2014),
+    8: (50, 2017),
+    9: (51, 2018),
+    10: (None, 2019),
+    12: (40, 2019),  # no pin
+}
+
+EXPECTED = {
+    "popular_category_by_country": {
+        ("Chile", "art", 2),
+        ("Chile", "beauty", 2),
+        ("Peru", "travel", 2),
+        ("Spain", "travel", 1),
+    },
+    "popular_category_by_year": {
+        (2018, "art", 1),
+        (2019, "travel", 1),
+        (2020, "travel", 2),
+        (2021, "beauty", 1),
+        (2022, "art", 1),
+    },
+    "top_user_by_country": {
+        ("Chile", "Bob", 300),
+        ("Chile", "Cat", 300),
+        ("Peru", "Gus", 1000),
+        ("Spain", "Hal", 1000),
+    },
+    "top_country_by_followers": {("Peru", 1000), ("Spain", 1000)},
+    "popular_category_by_age_group": {
+        ("18-24", "art", 1),
+        ("18-24", "beauty", 1),
+        ("25-35", "beauty", 1),
+        ("25-35", "travel", 1),
+        ("36-50", "travel", 1),
+        ("+50", "travel", 1),
+    },
+    "median_followers_by_age_group": {("18-24", 300), ("25-35", 300), ("36-50", 500), ("+50", 1000)},
+    "users_joined_by_year": {(2015, 2), (2016, 1), (2017, 1), (2018, 1), (2019, 2), (2020, 1)},
+    "median_followers_by_join_year": {
+        (2015, 100),
+        (2016, 300),
+        (2017, 1000),
+        (2018, 1000),
+        (2019, 20),
+        (2020, 300),
+    },
+    "median_followers_by_join_year_and_age_group": {
+        ("18-24", 2015, 300),
+        ("18-24", 2016, 300),
+        ("25-35", 2020, 300),
+        ("36-50", 2017, 1000),
+        ("+50", 2018, 1000),
+    },
+}
+COLUMNS = {
+    "popular_category_by_country": ["country", "category", "category_count"],
+    "popular_category_by_year": ["post_year", "category", "category_count"],
+    "top_user_by_country": ["country", "poster_name", "follower_count"],
+    "top_country_by_followers": ["country", "follower_count"],
+    "popular_category_by_age_group": ["age_group", "category", "category_count"],
+    "median_followers_by_age_group": ["age_group", "median_follower_count"],
+    "users_joined_by_year": ["post_year", "number_users_joined"],
+    "median_followers_by_join_year": ["post_year", "median_follower_count"],
+    "median_followers_by_join_year_and_age_group": ["age_group", "post_year", "median_follower_count"],
+}
+
+
+@pytest.fixture(scope="module")
+def tables(spark: Any) -> dict[str, Any]:
+    pin = [
+        (i, f"u{i}", "t", "d", n, poster, "tags", "image", "src", "/data/x", cat)
+        for i, (cat, poster, n) in PINS.items()
+    ]
+    geo = [(i, c, [1.0, 2.0], dt.datetime(y, 6, 1, 12)) for i, (c, y) in GEOS.items()]
+    user = [(i, f"User {i}", age, dt.datetime(y, 3, 1)) for i, (age, y) in USERS.items()]
+    return {
+        "pin": spark.createDataFrame(pin, PIN_SCHEMA),
+        "geo": spark.createDataFrame(geo, GEO_SCHEMA),
+        "user": spark.createDataFrame(user, USER_SCHEMA),
+    }
+
+
+@pytest.fixture(scope="module")
+def results(nb: dict[str, Any], tables: dict[str, Any]) -> dict[str, Any]:
+    return nb["all_results"](tables)
+
+
+def test_the_nine_results_have_the_design_names_and_columns(results: dict[str, Any]) -> None:
+    assert {name: df.columns for name, df in results.items()} == COLUMNS
+
+
+@pytest.mark.parametrize("name", list(EXPECTED))
+def test_result_rows(results: dict[str, Any], name: str) -> None:
+    rows = [tuple(r) for r in results[name].collect()]
+    assert len(rows) == len(set(rows)), "rows must be distinct"
+    assert set(rows) == EXPECTED[name]
+
+
+def test_age_groups_come_in_age_order(results: dict[str, Any]) -> None:
+    assert [r.age_group for r in results["median_followers_by_age_group"].collect()] == [
+        "18-24",
+        "25-35",
+        "36-50",
+        "+50",
+    ]
+
+
+def test_median_is_the_smallest_value_with_half_at_or_below(spark: Any, nb: dict[str, Any]) -> None:
+    rows = (
+        [("a", v) for v in (4, 1, 3, 2)]
+        + [("b", v) for v in (9, 1, 5)]
+        + [("c", 7)]
+        + [("d", v) for v in (2, 2, 8, 9)]
+    )
+    df = spark.createDataFrame(rows, "g string, follower_count int")
+    medians = {r.g: r.median_follower_count for r in nb["median_followers"](df, ["g"]).collect()}
+    assert medians == {"a": 2, "b": 5, "c": 7, "d": 2}
+
+
+def test_empty_tables_give_empty_results_with_the_columns(spark: Any, nb: dict[str, Any]) -> None:
+    empty = {
+        "pin": spark.createDataFrame([], PIN_SCHEMA),
+        "geo": spark.createDataFrame([], GEO_SCHEMA),
+        "user": spark.createDataFrame([], USER_SCHEMA),
+    }
+    result = nb["query_result"]("top_country_by_followers", empty)
+    assert result.columns == COLUMNS["top_country_by_followers"]
+    assert result.count() == 0

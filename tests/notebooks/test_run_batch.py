@@ -1,0 +1,109 @@
+"""`run_batch` (what `make run-batch` runs) on a generated lake: the nine CSVs against an independent plain-Python
+computation of the same rules over the generated rows, the cleaned Parquet, the counts and the report."""
+
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.notebooks.notebook_reference import clean, results
+
+pytestmark = pytest.mark.spark
+
+COLUMNS = {
+    "popular_category_by_country": ["country", "category", "category_count"],
+    "popular_category_by_year": ["post_year", "category", "category_count"],
+    "top_user_by_country": ["country", "poster_name", "follower_count"],
+    "top_country_by_followers": ["country", "follower_count"],
+    "popular_category_by_age_group": ["age_group", "category", "category_count"],
+    "median_followers_by_age_group": ["age_group", "median_follower_count"],
+    "users_joined_by_year": ["post_year", "number_users_joined"],
+    "median_followers_by_join_year": ["post_year", "median_follower_count"],
+    "median_followers_by_join_year_and_age_group": ["age_group", "post_year", "median_follower_count"],
+}
+
+
+@pytest.fixture(scope="module")
+def expected(generated_tables: dict[str, list[dict]]) -> dict[str, Any]:
+    cleaned = clean(generated_tables)
+    return {"cleaned": cleaned, "results": results(cleaned)}
+
+
+def read_csv(path: Path) -> tuple[list[str], list[tuple[str, ...]]]:
+    with path.open(newline="") as handle:
+        rows = list(csv.reader(handle))
+    return rows[0], [tuple(r) for r in rows[1:]]
+
+
+@pytest.mark.parametrize("name", list(COLUMNS))
+def test_csv_matches_the_plain_python_computation(
+    batch_run: Any, expected: dict[str, Any], name: str
+) -> None:
+    header, rows = read_csv(batch_run.out / f"{name}.csv")
+    assert header == COLUMNS[name]
+    assert len(rows) == len(set(rows)), "rows are distinct"
+    want = {tuple(str(v) for v in row) for row in expected["results"][name]}
+    assert want, "the generated data gives every result some rows"
+    assert set(rows) == want
+    assert batch_run.result_rows[name] == len(rows)
+
+
+def test_exactly_one_csv_file_per_result(batch_run: Any) -> None:
+    assert sorted(p.name for p in batch_run.out.glob("*.csv")) == sorted(f"{n}.csv" for n in COLUMNS)
+    assert not (batch_run.out / ".tables").exists()
+
+
+def test_counts_before_and_after_cleaning(
+    batch_run: Any, generated_tables: dict, expected: dict[str, Any]
+) -> None:
+    sources = {"pin": "pinterest_data", "geo": "geolocation_data", "user": "user_data"}
+    for dataset, table in sources.items():
+        counts = batch_run.counts[dataset]
+        assert counts.read == len(generated_tables[table])
+        assert counts.rejected == 0
+        assert counts.cleaned == len(expected["cleaned"][dataset])
+        assert counts.duplicates_removed == counts.read - counts.cleaned > 0
+
+
+def test_cleaned_tables_are_parquet_with_one_row_per_ind(spark: Any, batch_run: Any, expected: dict) -> None:
+    pin = spark.read.parquet(str(batch_run.out / "cleaned" / "pin"))
+    assert pin.columns[0] == "ind" and "save_location" in pin.columns
+    rows = {
+        r.ind: r.asDict() for r in pin.select("ind", "follower_count", "save_location", "title").collect()
+    }
+    assert len(rows) == len(expected["cleaned"]["pin"])
+    for ind, want in expected["cleaned"]["pin"].items():
+        got = rows[ind]
+        assert (got["follower_count"], got["save_location"], got["title"]) == (
+            want["follower_count"],
+            want["save_location"],
+            want["title"],
+        )
+    for dataset in ("geo", "user"):
+        assert spark.read.parquet(str(batch_run.out / "cleaned" / dataset)).count() == len(
+            expected["cleaned"][dataset]
+        )
+
+
+def test_report_is_one_self_contained_page_with_a_chart_per_result(batch_run: Any) -> None:
+    page = batch_run.report_path.read_text()
+    assert page.startswith("<!DOCTYPE html>")
+    assert not re.search(r"<script|<link|src=\"http|@import", page), "no script, no external resource"
+    for name in COLUMNS:
+        section = re.search(rf'<section id="{name}">(.*?)</section>', page, re.S)
+        assert section, name
+        assert "<svg" in section.group(1) and ("<rect" in section.group(1) or "<polyline" in section.group(1))
+    assert page.count("<polyline") >= 3  # users joined, median by join year, and one line per age group
+    counts = re.search(r"<section id='counts'>(.*?)</section>", page, re.S).group(1)
+    for dataset, c in batch_run.counts.items():
+        assert f"<td>{dataset}</td><td>{c.read:,}</td><td>{c.rejected:,}</td>" in counts
+
+
+def test_summary_names_every_output(batch_run: Any) -> None:
+    text = batch_run.summary()
+    assert str(batch_run.report_path) in text
+    assert all(name in text for name in COLUMNS)
