@@ -49,5 +49,4 @@ module "api_gateway" {
   cloudwatch_role_arn = module.iam.api_gateway_cloudwatch_role_arn
 
   manage_account_cloudwatch_role = true
-  access_logs                    = { retention_in_days = 7 }
 }

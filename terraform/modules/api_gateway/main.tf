@@ -79,12 +79,12 @@ resource "aws_api_gateway_account" "this" {
 }
 
 resource "aws_cloudwatch_log_group" "access" {
-  count = var.access_logs.enabled ? 1 : 0
+  count = var.access_logs_enabled ? 1 : 0
 
-  # checkov:skip=CKV_AWS_158:The KMS key is an input (access_logs.kms_key_arn); access logs hold request metadata only, never bodies.
+  # checkov:skip=CKV_AWS_158:The KMS key is an input (access_log_kms_key_arn); access logs hold request metadata only, never bodies.
   name              = "/aws/apigateway/${var.name}/${var.stage_name}/access"
-  retention_in_days = var.access_logs.retention_in_days
-  kms_key_id        = var.access_logs.kms_key_arn
+  retention_in_days = var.access_log_retention_in_days
+  kms_key_id        = var.access_log_kms_key_arn
   tags              = var.tags
 }
 
@@ -94,13 +94,14 @@ resource "aws_api_gateway_stage" "this" {
   # checkov:skip=CKV_AWS_120:Caching does not apply to an ingest API: nearly every call is a PUT/POST that must reach the backend.
   # checkov:skip=CKV2_AWS_51:Backends authenticate API Gateway by network (VPC link) and IAM role, not by client certificate.
   # checkov:skip=CKV2_AWS_29:WAF is an input (web_acl_arn); API keys, a usage plan and throttling guard the API by default.
+  # checkov:skip=CKV2_AWS_77:WAF (and so its Log4j managed rule) is an input; the backends are Kinesis and the REST Proxy, no Log4j in the request path of the API itself.
   rest_api_id          = aws_api_gateway_rest_api.this.id
   deployment_id        = aws_api_gateway_deployment.this.id
   stage_name           = var.stage_name
   xray_tracing_enabled = var.xray_tracing_enabled
 
   dynamic "access_log_settings" {
-    for_each = var.access_logs.enabled ? [1] : []
+    for_each = var.access_logs_enabled ? [1] : []
 
     content {
       destination_arn = aws_cloudwatch_log_group.access[0].arn

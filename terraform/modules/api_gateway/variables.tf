@@ -52,15 +52,22 @@ variable "endpoint_type" {
   }
 }
 
-variable "access_logs" {
-  description = "Stage access logs (one JSON line per request) in a CloudWatch log group the module creates. On AWS they need the account's API Gateway CloudWatch role (see `cloudwatch_role_arn`)."
-  type = object({
-    enabled           = optional(bool, true)
-    retention_in_days = optional(number, 365)
-    kms_key_arn       = optional(string)
-  })
-  default  = {}
-  nullable = false
+variable "access_logs_enabled" {
+  description = "Write stage access logs (one JSON line per request) to a CloudWatch log group the module creates. On AWS they need the account's API Gateway CloudWatch role (see `manage_account_cloudwatch_role`)."
+  type        = bool
+  default     = true
+}
+
+variable "access_log_retention_in_days" {
+  description = "Days the access logs are kept."
+  type        = number
+  default     = 365
+}
+
+variable "access_log_kms_key_arn" {
+  description = "KMS key that encrypts the access log group (null: CloudWatch Logs' own encryption)."
+  type        = string
+  default     = null
 }
 
 variable "execution_logging_level" {

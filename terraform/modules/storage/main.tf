@@ -6,9 +6,9 @@ data "aws_partition" "current" {}
 
 locals {
   bucket_name    = coalesce(var.bucket_name, "user-${var.user_id}-bucket")
-  use_kms        = var.encryption.sse_algorithm == "aws:kms"
-  create_kms_key = local.use_kms && var.encryption.create_kms_key
-  kms_key_arn    = local.create_kms_key ? aws_kms_key.this[0].arn : (local.use_kms ? var.encryption.kms_key_arn : null)
+  use_kms        = var.sse_algorithm == "aws:kms"
+  create_kms_key = local.use_kms && var.create_kms_key
+  kms_key_arn    = local.create_kms_key ? aws_kms_key.this[0].arn : (local.use_kms ? var.kms_key_arn : null)
 }
 
 # --- KMS key (optional) ----------------------------------------------------------------------------
@@ -52,7 +52,7 @@ resource "aws_kms_key" "this" {
   count = local.create_kms_key ? 1 : 0
 
   description             = "Encrypts the objects of the data-lake bucket ${local.bucket_name}"
-  deletion_window_in_days = var.encryption.kms_key_deletion_window
+  deletion_window_in_days = var.kms_key_deletion_window_in_days
   enable_key_rotation     = true
   policy                  = data.aws_iam_policy_document.kms[0].json
   tags                    = var.tags
@@ -106,10 +106,10 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "this" {
 
   rule {
     apply_server_side_encryption_by_default {
-      sse_algorithm     = var.encryption.sse_algorithm
+      sse_algorithm     = var.sse_algorithm
       kms_master_key_id = local.kms_key_arn
     }
-    bucket_key_enabled = local.use_kms ? var.encryption.bucket_key_enabled : null
+    bucket_key_enabled = local.use_kms ? var.bucket_key_enabled : null
   }
 }
 
@@ -119,7 +119,7 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
   bucket = aws_s3_bucket.this.id
 
   rule {
-    id     = "abort-incomplete-multipart-uploads"
+    id     = "housekeeping"
     status = "Enabled"
 
     # Whole bucket: an explicit empty prefix, the form S3 returns (an empty filter block reads back differently).
@@ -130,21 +130,12 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
     abort_incomplete_multipart_upload {
       days_after_initiation = var.lifecycle_rules.abort_incomplete_multipart_upload_days
     }
-  }
 
-  dynamic "rule" {
-    for_each = try(var.lifecycle_rules.noncurrent_version_expiration_days, null) == null ? [] : [var.lifecycle_rules.noncurrent_version_expiration_days]
+    dynamic "noncurrent_version_expiration" {
+      for_each = var.lifecycle_rules.noncurrent_version_expiration_days == null ? [] : [var.lifecycle_rules.noncurrent_version_expiration_days]
 
-    content {
-      id     = "expire-noncurrent-versions"
-      status = "Enabled"
-
-      filter {
-        prefix = ""
-      }
-
-      noncurrent_version_expiration {
-        noncurrent_days = rule.value
+      content {
+        noncurrent_days = noncurrent_version_expiration.value
       }
     }
   }

@@ -25,5 +25,5 @@ output "kms_key_alias" {
 
 output "sse_algorithm" {
   description = "Default encryption algorithm of the bucket (`aws:kms` or `AES256`)."
-  value       = var.encryption.sse_algorithm
+  value       = var.sse_algorithm
 }

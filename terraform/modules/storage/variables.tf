@@ -26,30 +26,44 @@ variable "versioning_enabled" {
   default     = true
 }
 
-variable "encryption" {
-  description = <<-EOT
-    Default encryption of the bucket. `sse_algorithm` is `aws:kms` (SSE-KMS) or `AES256` (SSE-S3).
-    With `aws:kms`, the module creates a customer managed key (rotation on) unless `create_kms_key` is false,
-    in which case `kms_key_arn` is used (null there means the AWS managed key `aws/s3`).
-  EOT
-  type = object({
-    sse_algorithm           = optional(string, "aws:kms")
-    create_kms_key          = optional(bool, true)
-    kms_key_arn             = optional(string)
-    kms_key_deletion_window = optional(number, 30)
-    bucket_key_enabled      = optional(bool, true)
-  })
-  default = {}
+variable "sse_algorithm" {
+  description = "Default encryption of the bucket: `aws:kms` (SSE-KMS) or `AES256` (SSE-S3)."
+  type        = string
+  default     = "aws:kms"
 
   validation {
-    condition     = contains(["aws:kms", "AES256"], var.encryption.sse_algorithm)
-    error_message = "encryption.sse_algorithm must be \"aws:kms\" or \"AES256\"."
+    condition     = contains(["aws:kms", "AES256"], var.sse_algorithm)
+    error_message = "sse_algorithm must be \"aws:kms\" or \"AES256\"."
   }
+}
+
+variable "create_kms_key" {
+  description = "With `aws:kms`, create a customer managed key for the bucket (rotation on). False uses `kms_key_arn`."
+  type        = bool
+  default     = true
+}
+
+variable "kms_key_arn" {
+  description = "Existing KMS key for SSE-KMS when `create_kms_key` is false (null means the AWS managed key `aws/s3`)."
+  type        = string
+  default     = null
+}
+
+variable "kms_key_deletion_window_in_days" {
+  description = "Waiting period before the created KMS key is deleted after a destroy (7-30 days)."
+  type        = number
+  default     = 30
 
   validation {
-    condition     = var.encryption.kms_key_deletion_window >= 7 && var.encryption.kms_key_deletion_window <= 30
-    error_message = "encryption.kms_key_deletion_window must be between 7 and 30 days."
+    condition     = var.kms_key_deletion_window_in_days >= 7 && var.kms_key_deletion_window_in_days <= 30
+    error_message = "kms_key_deletion_window_in_days must be between 7 and 30."
   }
+}
+
+variable "bucket_key_enabled" {
+  description = "Use S3 Bucket Keys with SSE-KMS (fewer KMS requests, lower cost)."
+  type        = bool
+  default     = true
 }
 
 variable "lifecycle_rules" {

@@ -148,7 +148,7 @@ run "private_proxy_through_vpc_link" {
     vpc_link_id                    = "abc123"
     manage_account_cloudwatch_role = true
     cloudwatch_role_arn            = "arn:aws:iam::123456789012:role/demo-apigw-cloudwatch"
-    access_logs                    = { enabled = false }
+    access_logs_enabled            = false
     usage_plan                     = { quota_limit = 100000 }
   }
 

@@ -73,8 +73,8 @@ run "defaults_are_secure" {
   }
 
   assert {
-    condition     = one([for r in aws_s3_bucket_lifecycle_configuration.this[0].rule : r if r.id == "abort-incomplete-multipart-uploads"]).abort_incomplete_multipart_upload[0].days_after_initiation == 7
-    error_message = "Incomplete multipart uploads must be aborted after 7 days."
+    condition     = one(aws_s3_bucket_lifecycle_configuration.this[0].rule).abort_incomplete_multipart_upload[0].days_after_initiation == 7 && one(one(aws_s3_bucket_lifecycle_configuration.this[0].rule).noncurrent_version_expiration).noncurrent_days == 90
+    error_message = "Incomplete multipart uploads must be aborted after 7 days, non-current versions expire after 90."
   }
 
   assert {
@@ -98,7 +98,7 @@ run "sse_s3_without_kms_key" {
   command = plan
 
   variables {
-    encryption = { sse_algorithm = "AES256" }
+    sse_algorithm = "AES256"
   }
 
   assert {
@@ -118,7 +118,8 @@ run "existing_kms_key_name_and_logging" {
   variables {
     bucket_name    = "my-lake"
     force_destroy  = true
-    encryption     = { create_kms_key = false, kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/abc" }
+    create_kms_key = false
+    kms_key_arn    = "arn:aws:kms:eu-west-1:123456789012:key/abc"
     access_logging = { target_bucket = "my-logs" }
   }
 
@@ -155,8 +156,8 @@ run "rejects_unknown_encryption" {
   command = plan
 
   variables {
-    encryption = { sse_algorithm = "DES" }
+    sse_algorithm = "DES"
   }
 
-  expect_failures = [var.encryption]
+  expect_failures = [var.sse_algorithm]
 }
