@@ -6,6 +6,8 @@ data "aws_region" "current" {}
 
 data "aws_partition" "current" {}
 
+data "aws_caller_identity" "current" {}
+
 locals {
   plugin_bucket   = coalesce(var.plugin.bucket, var.bucket.name)
   plugin_key      = "${var.plugin.key_prefix}${basename(var.plugin.local_path)}"
@@ -101,6 +103,12 @@ data "aws_iam_policy_document" "assume" {
       type        = "Service"
       identifiers = ["kafkaconnect.amazonaws.com"]
     }
+    # Confused-deputy protection: only MSK Connect acting for this account may assume the role.
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
   }
 }
 
@@ -125,7 +133,11 @@ data "aws_iam_policy_document" "this" {
       "kafka-cluster:ReadData",
       "kafka-cluster:WriteData",
     ]
-    resources = ["${var.msk.topic_arn_prefix}/__amazon_msk_connect_*"]
+    # AWS documents `__amazon_msk_connect_*`; its state-management page names them `__msk_connect_<kind>_<connector>_<id>`.
+    resources = [
+      "${var.msk.topic_arn_prefix}/__amazon_msk_connect_*",
+      "${var.msk.topic_arn_prefix}/__msk_connect_*",
+    ]
   }
 
   statement {
@@ -134,6 +146,7 @@ data "aws_iam_policy_document" "this" {
     resources = [
       "${var.msk.group_arn_prefix}/${local.connector_group}",
       "${var.msk.group_arn_prefix}/__amazon_msk_connect_*",
+      "${var.msk.group_arn_prefix}/__msk_connect_*",
     ]
   }
 

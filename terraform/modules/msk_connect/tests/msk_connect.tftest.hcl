@@ -6,6 +6,11 @@ mock_provider "aws" {
       name = "eu-west-1"
     }
   }
+  mock_data "aws_caller_identity" {
+    defaults = {
+      account_id = "123456789012"
+    }
+  }
   mock_data "aws_partition" {
     defaults = {
       partition = "aws"
