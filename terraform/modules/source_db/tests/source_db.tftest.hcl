@@ -92,8 +92,8 @@ run "loader_seeds_with_the_generator" {
   }
 
   assert {
-    condition     = strcontains(aws_ssm_document.loader[0].content, "rds!db-1234") && strcontains(aws_ssm_document.loader[0].content, "pdp-test-db.abc.eu-west-1.rds.amazonaws.com:3306/pinterest_data")
-    error_message = "The loader reads the password from the master user secret and targets this database."
+    condition     = strcontains(aws_ssm_document.loader[0].content, "rds!db-1234") && strcontains(aws_ssm_document.loader[0].content, "pdp-test-db.abc.eu-west-1.rds.amazonaws.com:3306/pinterest_data?ssl_ca=")
+    error_message = "The loader reads the password from the master user secret and connects to this database over verified TLS."
   }
 
   assert {
