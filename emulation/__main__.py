@@ -12,6 +12,7 @@ from collections.abc import Callable
 from emulation.config import ENV_NAMES, TARGETS, Config, ConfigError, load_config
 from emulation.poster import KINESIS_MAX_RECORDS, DeliveryError, RetryPolicy
 from emulation.source_db import DEFAULT_DB_URL, SourceDBError, safe_url, seed_database
+from emulation.stream import DEFAULT_STREAM_BATCH
 
 EXIT_INTERRUPTED = 130
 
@@ -120,10 +121,10 @@ def build_parser() -> argparse.ArgumentParser:
         "stream",
         help="put the source rows into the Kinesis streams through the API",
         description="Read the source tables in index order and PUT each table's rows to "
-        "/streams/streaming-<user_id>-pin|geo|user/records (Kinesis PutRecords, up to 500 per request) through the "
+        "/streams/streaming-<user_id>-pin|geo|user/records (Kinesis PutRecords, at most 500 per request) through the "
         "API Gateway, retrying failed records. Checkpoint .local/checkpoints/<user_id>-stream.json.",
     )
-    _add_delivery_options(stream, 500)
+    _add_delivery_options(stream, DEFAULT_STREAM_BATCH)
     _add_target_options(stream)
     return parser
 

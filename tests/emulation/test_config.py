@@ -108,3 +108,12 @@ def test_aws_outputs_file_and_terraform_json_shape(tmp_path: Path) -> None:
     )
     # No terraform state and no saved outputs for local: nothing found, no error.
     assert terraform_outputs("local", root=tmp_path) == {}
+
+
+def test_env_example_documents_every_setting_and_holds_no_secret() -> None:
+    example = Path(__file__).resolve().parents[2] / ".env.example"
+    values = load_config(environ={}, dotenv_path=example, outputs=_outputs({}))
+    text = example.read_text()
+    for name in ("USER_ID", "PIPELINE_API_URL", "PIPELINE_API_KEY", "PIPELINE_DB_URL", "PIPELINE_TARGET"):
+        assert f"\n{name}=" in text
+    assert values.api_key is None and values.api_url is None  # placeholders only

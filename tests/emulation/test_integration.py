@@ -23,6 +23,7 @@ from emulation.generator import generate_tables
 from emulation.payloads import record_value
 from emulation.poster import DeliveryError, RetryPolicy
 from emulation.source_db import KEY, seed_database
+from emulation.stream import run_stream
 
 pytestmark = pytest.mark.integration
 
@@ -146,3 +147,50 @@ def test_rejected_records_are_dead_lettered_and_a_wrong_key_stops(
     wrong_key = make_config(db_url, create_topics=False, api_key="not-the-key")
     with pytest.raises(DeliveryError, match="HTTP 403"):
         run_batch(wrong_key, rows=5, progress=False, retry=RetryPolicy(attempts=2, base=0.01))
+
+
+def test_stream_path_puts_every_row_into_kinesis(
+    stack: Any, source: tuple[str, dict[str, list[dict]]], make_config: Callable[..., Config]
+) -> None:
+    import boto3
+
+    db_url, expected = source
+    config = make_config(db_url, create_topics=False)
+    kinesis = boto3.client(
+        "kinesis",
+        endpoint_url=stack.localstack_url,
+        region_name=stack.outputs.get("region", "us-east-1"),
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+    streams = config.names.streams
+    for name in streams.values():
+        kinesis.create_stream(StreamName=name, ShardCount=1)
+    try:
+        for name in streams.values():
+            kinesis.get_waiter("stream_exists").wait(
+                StreamName=name, WaiterConfig={"Delay": 0.5, "MaxAttempts": 60}
+            )
+        report = run_stream(config, rows=40, batch_size=20, progress=False)
+        assert report.dead_lettered == 0 and report.accepted == sum(
+            t.rows_read for t in report.tables.values()
+        )
+        for table, dataset in TOPIC_OF.items():
+            name = streams[dataset]
+            shard = kinesis.list_shards(StreamName=name)["Shards"][0]["ShardId"]
+            iterator = kinesis.get_shard_iterator(
+                StreamName=name, ShardId=shard, ShardIteratorType="TRIM_HORIZON"
+            )
+            records = kinesis.get_records(ShardIterator=iterator["ShardIterator"], Limit=1000)["Records"]
+            got = [json.loads(r["Data"]) for r in records]
+            key = KEY[table]
+            assert sorted(got, key=lambda v: v[key]) == expected_sorted(expected[table], key)[: len(got)]
+            assert len(got) == report.tables[table].accepted >= 40
+            assert [r["PartitionKey"] for r in records] == [str(v[key]) for v in got]
+    finally:
+        for name in streams.values():
+            kinesis.delete_stream(StreamName=name, EnforceConsumerDeletion=True)
+
+
+def expected_sorted(rows: list[dict], key: str) -> list[dict]:
+    return sorted(rows, key=lambda v: v[key])
