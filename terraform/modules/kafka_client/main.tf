@@ -50,8 +50,9 @@ data "aws_iam_policy_document" "assume" {
 
 data "aws_iam_policy_document" "msk" {
   statement {
-    sid       = "Cluster"
-    actions   = ["kafka-cluster:Connect", "kafka-cluster:DescribeCluster"]
+    sid = "Cluster"
+    # Kafka >= 3.0 producers (the REST Proxy's) are idempotent by default, which IAM authorises on the cluster.
+    actions   = ["kafka-cluster:Connect", "kafka-cluster:DescribeCluster", "kafka-cluster:WriteDataIdempotently"]
     resources = [var.msk.cluster_arn]
   }
 

@@ -114,8 +114,9 @@ data "aws_iam_policy_document" "assume" {
 
 data "aws_iam_policy_document" "this" {
   statement {
-    sid       = "Cluster"
-    actions   = ["kafka-cluster:Connect", "kafka-cluster:DescribeCluster"]
+    sid = "Cluster"
+    # The workers' producers for Connect's internal topics are idempotent by default (Kafka >= 3.0 clients).
+    actions   = ["kafka-cluster:Connect", "kafka-cluster:DescribeCluster", "kafka-cluster:WriteDataIdempotently"]
     resources = [var.msk.cluster_arn]
   }
 

@@ -66,8 +66,8 @@ run "private_hardened_instance" {
   }
 
   assert {
-    condition     = data.aws_iam_policy_document.msk.statement[0].resources == toset([var.msk.cluster_arn])
-    error_message = "Cluster actions are limited to this cluster."
+    condition     = data.aws_iam_policy_document.msk.statement[0].resources == toset([var.msk.cluster_arn]) && contains(data.aws_iam_policy_document.msk.statement[0].actions, "kafka-cluster:WriteDataIdempotently")
+    error_message = "Cluster actions (including idempotent writes) are limited to this cluster."
   }
 
   assert {
