@@ -27,7 +27,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="host: processes on this machine (default); docker: docker compose with docker-compose.yml",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="command")
-    sub.add_parser("up", help="start every component (idempotent: running components are left alone)")
+    up = sub.add_parser("up", help="start every component (idempotent: running components are left alone)")
+    up.add_argument(
+        "--reapply",
+        action="store_true",
+        help="run terraform apply even if it already ran on this LocalStack (after changing terraform/)",
+    )
     sub.add_parser("down", help="stop every component this project started, in reverse order, by PID")
     sub.add_parser("status", help="print a table: component, PID, address, health")
     restart = sub.add_parser("restart", help="stop and start one component")
@@ -50,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
             compose = {"down": ["down"], "status": ["ps"]}
             return docker_compose(*(compose.get(args.command) or ["restart", args.component]))
         if args.command == "up":
-            stack.up()
+            stack.up(reapply=args.reapply)
         elif args.command == "down":
             stack.down()
         elif args.command == "status":

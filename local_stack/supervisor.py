@@ -140,7 +140,8 @@ class Stack:
         return True
 
     # --- the whole stack -----------------------------------------------------------------------------
-    def up(self) -> StackInfo:
+    def up(self, reapply: bool = False) -> StackInfo:
+        """Start what is not running, apply terraform when needed (or when `reapply`), start the sink."""
         c = self.config
         self.say(f"local stack (user_id={c.user_id}, state {c.state_dir}):")
         started: list[str] = []
@@ -158,7 +159,7 @@ class Stack:
         self.ensure_topics()
         if self.ensure(cfg.REST_PROXY):
             started.append(cfg.REST_PROXY)
-        outputs = self.recorded_outputs(for_running_localstack=True)
+        outputs = {} if reapply else self.recorded_outputs(for_running_localstack=True)
         if not outputs:
             t0 = time.monotonic()
             raw = terraform_env.apply(c, log=c.log_dir / "terraform.log")
