@@ -177,10 +177,13 @@ def _run(args: argparse.Namespace, kind: str) -> int:
     try:
         report = runner(config, **options)
     except DeliveryError as exc:
-        hint = " (is the local stack up? `make local-up`)" if config.target == "local" else ""
+        unreachable = "cannot reach" in str(exc) and config.target == "local"
+        hint = " (is the local stack up? `make local-up`)" if unreachable else ""
         print(f"error: {exc}{hint}", file=sys.stderr)
         return 1
     print(report.summary())
+    if report.resumed and report.accepted:
+        print(f"continued after the checkpoint {report.checkpoint} (--from-start ignores it)")
     if report.resumed and report.accepted == 0 and report.dead_lettered == 0 and not report.interrupted:
         print(
             f"nothing left to send: the checkpoint {report.checkpoint} says every row was delivered; "

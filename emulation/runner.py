@@ -99,22 +99,33 @@ class EmulationReport:
 class Checkpoint:
     """Last fully delivered index (and rows delivered) per table, as JSON."""
 
-    def __init__(self, path: Path, db_url: str) -> None:
+    def __init__(self, path: Path, db_url: str, api_url: str | None = None) -> None:
         self.path = path
         self.db_url = safe_url(db_url)
+        self.api_url = api_url
         self.tables: dict[str, dict[str, int]] = {}
 
     @classmethod
     def for_config(cls, config: Config, kind: str = "batch") -> Checkpoint:
-        return cls(config.state_dir / "checkpoints" / f"{config.user_id}-{kind}.json", config.db_url)
+        return cls(
+            config.state_dir / "checkpoints" / f"{config.user_id}-{kind}.json", config.db_url, config.api_url
+        )
 
     def load(self) -> bool:
-        """Read the saved state; False (and empty) if none, unreadable, or for another source database."""
+        """Read the saved state; False (and empty) if none, unreadable, or for another source database or API.
+
+        A new API (say a fresh LocalStack, whose API has a new id and whose broker and lake start empty) means
+        nothing was delivered there yet, so its checkpoint does not apply.
+        """
         try:
             saved = json.loads(self.path.read_text())
         except (OSError, ValueError):
             return False
-        if saved.get("db_url") != self.db_url or not isinstance(saved.get("tables"), dict):
+        if (
+            saved.get("db_url") != self.db_url
+            or saved.get("api_url") != self.api_url
+            or not isinstance(saved.get("tables"), dict)
+        ):
             return False
         self.tables = {
             t: {"last_index": int(v["last_index"]), "rows": int(v["rows"])}
@@ -136,6 +147,7 @@ class Checkpoint:
         tmp = self.path.with_suffix(".tmp")
         body = {
             "db_url": self.db_url,
+            "api_url": self.api_url,
             "updated": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "tables": self.tables,
         }
