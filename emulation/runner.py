@@ -338,8 +338,8 @@ def emulate(
         poster.close()
         reader.close()
     if failure:
-        where = f"; progress saved in {checkpoint.path}, rerun to resume" if checkpoint is not None else ""
-        raise DeliveryError(f"{failure[0]}{where}")
+        saved = f"; progress saved in {checkpoint.path}, rerun to resume" if checkpoint is not None else ""
+        raise DeliveryError(f"{failure[0]}{saved}")
     return report
 
 

@@ -205,3 +205,11 @@ def test_a_checkpoint_only_applies_to_its_source_and_api(tmp_path: Path) -> None
     assert not Checkpoint(path, "sqlite:///a.db", "http://api-2").load()  # a fresh LocalStack: start over
     path.write_text("{not json")
     assert not Checkpoint(path, "sqlite:///a.db", "http://api-1").load()
+
+
+def test_rate_limit_spreads_the_records_over_time(
+    make_config: Callable[..., Config], fake_api: FakeApi
+) -> None:
+    report = run_batch(make_config(), rows=300, batch_size=100, rate=2000, progress=False)
+    # 900 records at 2,000/s: the last of nine 100-record requests may only start 0.4 s after the first.
+    assert 900 <= report.accepted <= 906 and report.elapsed >= 0.39
