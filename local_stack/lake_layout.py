@@ -7,6 +7,7 @@ record value per line, no envelope.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -94,3 +95,24 @@ def lake_counts(s3_client: Any, bucket: str, user_id: str) -> dict[str, int]:
             total += sum(1 for line in body.splitlines() if line.strip())
         counts[topic] = total
     return counts
+
+
+def wait_for_lake_counts(
+    s3_client: Any,
+    bucket: str,
+    user_id: str,
+    expected: Mapping[str, int],
+    timeout: float = 120.0,
+    interval: float = 1.0,
+) -> dict[str, int]:
+    """Poll `lake_counts` until every topic in `expected` holds at least that many records, or time runs out.
+
+    Returns the last counts (the caller compares them with `expected`; the sink's rotation interval bounds how
+    long the last records of a low-traffic topic wait).
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        counts = lake_counts(s3_client, bucket, user_id)
+        if all(counts.get(topic, 0) >= n for topic, n in expected.items()) or time.monotonic() >= deadline:
+            return counts
+        time.sleep(interval)

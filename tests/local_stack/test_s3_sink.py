@@ -30,6 +30,7 @@ from local_stack.lake_layout import (
     object_key,
     parse_object_key,
     read_lake_values,
+    wait_for_lake_counts,
 )
 from local_stack.s3_sink import (
     END_OFFSET_METADATA,
@@ -285,6 +286,10 @@ def test_lake_counts_per_topic_of_the_user() -> None:
     drain(sink)
     sink.flush_all()
     assert lake_counts(s3, "lake", "u") == {"u.pin": 12, "u.geo": 0, "u.user": 4}
+    assert wait_for_lake_counts(s3, "lake", "u", {"u.pin": 12, "u.user": 4}, timeout=0)["u.pin"] == 12
+    t0 = time.monotonic()
+    short = wait_for_lake_counts(s3, "lake", "u", {"u.geo": 1}, timeout=0.3, interval=0.1)
+    assert short["u.geo"] == 0 and 0.3 <= time.monotonic() - t0 < 5
 
 
 def test_values_that_are_not_json_are_kept_as_strings() -> None:
