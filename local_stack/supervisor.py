@@ -271,12 +271,23 @@ class Stack:
 
     def ensure_bucket(self, bucket: str) -> None:
         """Create the bucket Tansu stores its log segments in (idempotent)."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
         s3 = self.s3()
         try:
             s3.head_bucket(Bucket=bucket)
-        except Exception:
+            return
+        except ClientError:
+            pass  # 404: create it
+        except BotoCoreError as exc:
+            raise StackError(
+                f"localstack: S3 at {self.config.localstack_url} does not answer: {exc}"
+            ) from exc
+        try:
             s3.create_bucket(Bucket=bucket)
-            self.say(f"  {'bucket':<11} created     s3://{bucket} (Tansu storage)")
+        except (BotoCoreError, ClientError) as exc:
+            raise StackError(f"localstack: cannot create bucket s3://{bucket}: {exc}") from exc
+        self.say(f"  {'bucket':<11} created     s3://{bucket}")
 
     def ensure_topics(self, topics: list[str] | None = None) -> None:
         """Create the user's topics on the broker (what the course's EC2 client does with kafka-topics.sh)."""

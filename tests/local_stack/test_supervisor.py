@@ -148,3 +148,11 @@ def test_stack_info_carries_the_terraform_outputs(stack: StackInfo) -> None:
     assert stack.api_key
     assert stack.bucket == stack.outputs["bucket_name"] == f"user-{stack.user_id}-bucket"
     assert stack.outputs["topics"] == {d: f"{stack.user_id}.{d}" for d in ("pin", "geo", "user")}
+
+
+def test_unreachable_localstack_s3_is_a_clear_error(tmp_path: Path, unused_port: int) -> None:
+    stack = Stack(StackConfig(state_dir=tmp_path, localstack_port=unused_port), say=lambda _: None)
+    with pytest.raises(
+        StackError, match=rf"localstack: S3 at http://127.0.0.1:{unused_port} does not answer"
+    ):
+        stack.ensure_bucket("tansu-broker")
