@@ -42,7 +42,7 @@ RULES: dict[str, re.Pattern[str]] = {
 
 # Values that are placeholders or well-known test credentials, never secrets.
 KNOWN_TEST_VALUES = {"password", "secret", "token", "changeme", "yes", "no", "true", "false", "none", "null"}
-TEST_VALUE_WORDS = ("test", "fake", "dummy", "example", "placeholder", "...")
+TEST_VALUE_WORDS = ("test", "fake", "dummy", "example", "placeholder", "wrong", "invalid", "not-the", "...")
 PLACEHOLDER = re.compile(
     r"^(?:\$|<|\{|%|\*+$|x+$|os\.|env\.|var\.|local\.|module\.|data\.|each\.|self\.)", re.I
 )
@@ -204,6 +204,7 @@ def test_scanner_catches_planted_secret(tmp_path: Path, content: str, rule: str)
         '"api_key": "PIPELINE_API_KEY",\n',
         'API_KEY = "test-key-123"\n',
         '"password": "dapi..."\n',
+        'api_key="not-the-key"\n',
         "AKIA is the prefix of AWS access key ids\n",
     ],
 )
