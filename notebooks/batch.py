@@ -6,13 +6,13 @@
 # MAGIC
 # MAGIC | widget | meaning | default |
 # MAGIC |---|---|---|
-# MAGIC | `user_id` | prefix of the topics (`<user_id>.pin|geo|user`) and tables | `demo` |
+# MAGIC | `user_id` | prefix of the topics (`<user_id>.pin`, `.geo`, `.user`) and of the tables | `demo` |
 # MAGIC | `lake_access` | `direct` (s3:// with an instance profile, a UC external location or volume path) or `mount` (DBFS mount, keys from a secret scope) | `direct` |
 # MAGIC | `bucket` | bucket name, `s3://` URI or path of the lake | `user-<user_id>-bucket` |
 # MAGIC | `secret_scope` | secret scope holding `access_key_id` and `secret_access_key` (mount only) | `aws` |
 # MAGIC
 # MAGIC Writes the cleaned tables `<user_id>_pin_table`, `<user_id>_geo_table`, `<user_id>_user_table`, the rejected
-# MAGIC records `<user_id>_<dataset>_rejected`, the row counts `<user_id>_batch_counts` and one table
+# MAGIC records `<user_id>_<dataset>_rejected` (when there are any), the row counts `<user_id>_batch_counts` and one table
 # MAGIC `<user_id>_<result>` per query result.
 
 # COMMAND ----------
@@ -52,9 +52,12 @@ batch_counts = []
 for dataset in DATASETS:
     cleaned, rejected = clean_dataset(raw[dataset], dataset)
     save_table(cleaned, CLEAN_TABLES[dataset])
-    save_table(rejected, f"{USER_ID}_{dataset}_rejected")
     read = raw[dataset].count()
-    n_rejected = spark.table(f"{USER_ID}_{dataset}_rejected").count()
+    n_rejected = rejected.count()
+    if n_rejected:
+        save_table(rejected, f"{USER_ID}_{dataset}_rejected")
+    else:
+        spark.sql(f"DROP TABLE IF EXISTS {USER_ID}_{dataset}_rejected")
     n_cleaned = spark.table(CLEAN_TABLES[dataset]).count()
     batch_counts.append((dataset, read, n_rejected, read - n_rejected - n_cleaned, n_cleaned))
     raw[dataset].unpersist()
