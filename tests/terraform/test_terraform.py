@@ -16,7 +16,7 @@ import pytest
 
 from tests.terraform.conftest import TERRAFORM_ROOT, Terraform, requires_terraform, terraform_dirs
 
-pytestmark = [pytest.mark.terraform, requires_terraform]
+pytestmark = pytest.mark.terraform
 
 DIRS = terraform_dirs()
 MODULES = [d for d in DIRS if d.startswith("modules/")]
@@ -43,7 +43,9 @@ def checks(terraform: Terraform) -> Iterator[dict[str, Future[Steps]]]:
     """One future per directory, all started at once (terraform processes run in parallel)."""
     workers = min(len(DIRS), max(2, (os.cpu_count() or 2) + 1)) or 1
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="terraform") as pool:
-        yield {d: pool.submit(_check, terraform, d) for d in DIRS}
+        # Environments first: they compose many modules and take longest.
+        ordered = sorted(DIRS, key=lambda d: not d.startswith("envs/"))
+        yield {d: pool.submit(_check, terraform, d) for d in ordered}
 
 
 def _explain(relative_dir: str, step: str, proc: subprocess.CompletedProcess[str] | None) -> str:
@@ -76,6 +78,7 @@ def test_discovers_the_core_modules_and_environments() -> None:
         assert expected in DIRS
 
 
+@requires_terraform
 def test_fmt(terraform: Terraform) -> None:
     proc = terraform.run(".", "fmt", "-check", "-recursive", "-diff", "-no-color")
     assert proc.returncode == 0, (
@@ -92,12 +95,14 @@ def test_module_layout(module: str) -> None:
     )
 
 
+@requires_terraform
 @pytest.mark.parametrize("relative_dir", DIRS)
 def test_init_and_validate(checks: dict[str, Future[Steps]], relative_dir: str) -> None:
     proc = _assert_step(checks, relative_dir, "validate")
     assert "The configuration is valid" in proc.stdout
 
 
+@requires_terraform
 @pytest.mark.parametrize("relative_dir", TESTED_DIRS)
 def test_terraform_test(checks: dict[str, Future[Steps]], relative_dir: str) -> None:
     proc = _assert_step(checks, relative_dir, "test")
