@@ -15,9 +15,8 @@ from emulation.config import Config, ConfigError
 from emulation.generator import generate_tables
 from emulation.payloads import record_value
 from emulation.poster import DeliveryError, RetryPolicy
-from emulation.runner import Checkpoint, split_batches
+from emulation.runner import Checkpoint
 from emulation.source_db import KEY, SourceDBError
-from emulation.stream import run_stream
 
 from .conftest import FakeApi
 
@@ -162,23 +161,6 @@ def test_random_mode_sends_whole_random_events_without_checkpoint(
     assert not (config.state_dir / "checkpoints").exists()
 
 
-def test_stream_path_puts_every_row_into_its_stream(
-    make_config: Callable[..., Config], fake_api: FakeApi, expected: dict[str, list[dict]]
-) -> None:
-    fake_api.fail_records(lambda v: v.get("ind") == 40, "ProvisionedThroughputExceededException", times=1)
-    config = make_config()
-    report = run_stream(config, rows=700, progress=False)
-    for table, stream in STREAMS.items():
-        got = fake_api.values[stream]
-        assert (
-            sorted(got, key=lambda v: v[KEY[table]]) == expected[table][: len(got)] and 700 <= len(got) <= 702
-        )
-    assert max(n for _m, _p, n in fake_api.requests) <= 500 and report.retries == 1
-    assert report.checkpoint == config.state_dir / "checkpoints" / "testuser-stream.json"
-    with pytest.raises(ValueError, match="at most 500"):
-        run_stream(config, batch_size=501)
-
-
 def test_missing_api_and_missing_database_are_clear_errors(
     make_config: Callable[..., Config], tmp_path: Path
 ) -> None:
@@ -186,25 +168,6 @@ def test_missing_api_and_missing_database_are_clear_errors(
         run_batch(make_config(api_url=None, api_key=None), progress=False)
     with pytest.raises(SourceDBError, match="make seed"):
         run_batch(make_config(db_url=f"sqlite:///{tmp_path / 'none.db'}"), progress=False)
-
-
-def test_split_batches_keeps_an_index_together() -> None:
-    rows = [{"ind": i} for i in (1, 2, 2, 3, 4, 4, 4, 5)]
-    assert [[r["ind"] for r in b] for b in split_batches(rows, 2, "ind")] == [[1, 2, 2], [3, 4, 4, 4], [5]]
-    assert [len(b) for b in split_batches(rows, 1, "ind", keep_groups=False)] == [1] * 8
-
-
-def test_a_checkpoint_only_applies_to_its_source_and_api(tmp_path: Path) -> None:
-    path = tmp_path / "cp.json"
-    saved = Checkpoint(path, "sqlite:///a.db", "http://api-1")
-    saved.advance("user_data", 41, 40)
-    saved.save()
-    same = Checkpoint(path, "sqlite:///a.db", "http://api-1")
-    assert same.load() and same.after("user_data") == 41 and same.rows("user_data") == 40
-    assert not Checkpoint(path, "sqlite:///b.db", "http://api-1").load()
-    assert not Checkpoint(path, "sqlite:///a.db", "http://api-2").load()  # a fresh LocalStack: start over
-    path.write_text("{not json")
-    assert not Checkpoint(path, "sqlite:///a.db", "http://api-1").load()
 
 
 def test_rate_limit_spreads_the_records_over_time(
