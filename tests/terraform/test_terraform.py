@@ -39,12 +39,17 @@ def _check(terraform: Terraform, relative_dir: str) -> Steps:
 
 
 @pytest.fixture(scope="session")
-def checks(terraform: Terraform) -> Iterator[dict[str, Future[Steps]]]:
-    """One future per directory, all started at once (terraform processes run in parallel)."""
-    workers = min(len(DIRS), max(2, (os.cpu_count() or 2) + 1)) or 1
+def checks(terraform: Terraform, request: pytest.FixtureRequest) -> Iterator[dict[str, Future[Steps]]]:
+    """One future per selected directory, all started at once (terraform processes run in parallel)."""
+    selected = {
+        item.callspec.params["relative_dir"]
+        for item in request.session.items
+        if "relative_dir" in getattr(getattr(item, "callspec", None), "params", {})
+    }
+    # Environments first: they compose many modules and take longest.
+    ordered = sorted(selected, key=lambda d: (not d.startswith("envs/"), d))
+    workers = max(1, min(len(ordered), (os.cpu_count() or 2) + 1))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="terraform") as pool:
-        # Environments first: they compose many modules and take longest.
-        ordered = sorted(DIRS, key=lambda d: not d.startswith("envs/"))
         yield {d: pool.submit(_check, terraform, d) for d in ordered}
 
 
