@@ -9,10 +9,12 @@ import argparse
 import sys
 from collections.abc import Callable
 
+from emulation.batch import run_batch
 from emulation.config import ENV_NAMES, TARGETS, Config, ConfigError, load_config
 from emulation.poster import KINESIS_MAX_RECORDS, DeliveryError, RetryPolicy
+from emulation.runner import EmulationReport
 from emulation.source_db import DEFAULT_DB_URL, SourceDBError, safe_url, seed_database
-from emulation.stream import DEFAULT_STREAM_BATCH
+from emulation.stream import DEFAULT_STREAM_BATCH, run_stream
 
 EXIT_INTERRUPTED = 130
 
@@ -151,10 +153,6 @@ def _cmd_seed(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, kind: str) -> int:
-    from emulation.batch import run_batch
-    from emulation.runner import EmulationReport
-    from emulation.stream import run_stream
-
     config = _config(args)
     runner: Callable[..., EmulationReport] = run_batch if kind == "batch" else run_stream
     options = {

@@ -25,7 +25,13 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
-from emulation.payloads import KAFKA_JSON_CONTENT_TYPE, kafka_body_bytes, kinesis_records_body, to_json_bytes
+from emulation.payloads import (
+    KAFKA_JSON_CONTENT_TYPE,
+    kafka_body_bytes,
+    kinesis_records_body,
+    record_value,
+    to_json_bytes,
+)
 
 #: Kinesis PutRecords accepts at most this many records per call.
 KINESIS_MAX_RECORDS = 500
@@ -83,19 +89,38 @@ class DeadLetters:
         status: int | None = None,
         error_code: int | str | None = None,
     ) -> None:
-        line = {
-            "time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "destination": destination,
-            "status": status,
-            "error_code": error_code,
-            "reason": reason,
-            "value": value,
-        }
+        self.write_all(destination, [value], reason, status, error_code)
+
+    def write_all(
+        self,
+        destination: str,
+        values: Sequence[Any],
+        reason: str,
+        status: int | None = None,
+        error_code: int | str | None = None,
+    ) -> None:
+        """One line per value, all with the same reason."""
+        now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        lines = [
+            json.dumps(
+                {
+                    "time": now,
+                    "destination": destination,
+                    "status": status,
+                    "error_code": error_code,
+                    "reason": reason,
+                    "value": record_value(value) if isinstance(value, Mapping) else value,
+                },
+                default=str,
+            )
+            + "\n"
+            for value in values
+        ]
         with self._lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self.path.open("a", encoding="utf-8") as f:
-                f.write(json.dumps(line, default=str) + "\n")
-            self.count += 1
+                f.writelines(lines)
+            self.count += len(lines)
 
 
 class RateLimiter:
@@ -258,7 +283,7 @@ class Poster:
                         if transient:
                             retry_again.append(value)
                         else:
-                            self.dead_letters.write(destination, _plain(value), why, status, code)
+                            self.dead_letters.write(destination, value, why, status, code)
                             result.dead_lettered += 1
                     if not retry_again:
                         return result
@@ -296,8 +321,7 @@ class Poster:
                 else:
                     why = f"HTTP {status}: {_snippet(response)}"
                     code = _json(response).get("error_code") if isinstance(_json(response), dict) else None
-                    for value in pending:
-                        self.dead_letters.write(destination, _plain(value), why, status, code)
+                    self.dead_letters.write_all(destination, pending, why, status, code)
                     result.dead_lettered += len(pending)
                     result.errors.append(why)
                     return result
@@ -336,10 +360,6 @@ def _json(response: requests.Response) -> Any:
 def _snippet(response: requests.Response) -> str:
     text = response.text.strip().replace("\n", " ")
     return text[:300] or response.reason or ""
-
-
-def _plain(value: Mapping[str, Any]) -> Any:
-    return json.loads(json.dumps(value, default=str))
 
 
 def _kafka_failures(body: Any, sent: int) -> Failures:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import email.utils
 import json
 import random
@@ -215,3 +216,12 @@ def test_rate_limiter_spaces_records_over_time() -> None:
     assert waits == [0.5, 0.5, 0.5]
     assert now[0] == pytest.approx(101.5)
     assert RateLimiter(None).acquire(10**6) == 0.0
+
+
+def test_dead_letters_keep_datetimes_as_iso_strings(tmp_path: Path) -> None:
+    letters = DeadLetters(tmp_path / "dl.jsonl")
+    letters.write_all(
+        "t", [{"ind": 1, "date_joined": dt.datetime(2016, 5, 1, 2, 3, 4)}], "HTTP 400: bad", 400, 400
+    )
+    (line,) = _dead_letters(tmp_path)
+    assert line["value"] == {"ind": 1, "date_joined": "2016-05-01T02:03:04"} and letters.count == 1
