@@ -76,6 +76,7 @@ class S3Sink:
         rotate_interval_ms: int,
         discover_interval_s: float = 2.0,
         clock: Callable[[], float] = time.monotonic,
+        max_buffered: int | None = None,
     ) -> None:
         if flush_size < 1:
             raise ValueError("flush size must be at least 1")
@@ -90,6 +91,9 @@ class S3Sink:
         self.discover_interval_s = discover_interval_s
         self.clock = clock
         self.partitions: dict[tuple[str, int], PartitionState] = {}
+        # Back-pressure: a partition that buffers this many records (S3 down, say) is paused until it drains.
+        self.max_buffered = max_buffered or max(5 * flush_size, 10_000)
+        self.paused: set[tuple[str, int]] = set()
         self.objects_written = 0
         self.records_written = 0
         self._last_discovery = float("-inf")
@@ -165,7 +169,24 @@ class S3Sink:
                     log.warning("consumer error: %s", error)
                 continue
             buffered += self.add(message.topic(), message.partition(), message.offset(), message.value())
+        self._backpressure()
         return buffered
+
+    def _backpressure(self) -> None:
+        """Pause partitions whose buffer is full, resume those that drained (the position is kept)."""
+        from confluent_kafka import TopicPartition
+
+        full = {k for k, s in self.partitions.items() if len(s.records) >= self.max_buffered}
+        pause, resume = full - self.paused, self.paused - full
+        if pause:
+            self.consumer.pause([TopicPartition(t, p) for t, p in sorted(pause)])
+            log.warning(
+                "paused %s: %d records buffered and not yet written", sorted(pause), self.max_buffered
+            )
+        if resume:
+            self.consumer.resume([TopicPartition(t, p) for t, p in sorted(resume)])
+            log.info("resumed %s", sorted(resume))
+        self.paused = full
 
     def flush_due(self) -> int:
         """Write every full object, and rotate partitions whose oldest buffered record is old enough."""
@@ -176,6 +197,7 @@ class S3Sink:
                 written += self._write(state, self.flush_size)
             if state.records and now - (state.first_buffered_at or now) >= self.rotate_interval_s:
                 written += self._write(state, len(state.records))
+        self._backpressure()
         return written
 
     def flush_all(self) -> int:

@@ -118,6 +118,7 @@ class FakeConsumer:
     committed_offsets: dict[tuple[str, int], int] = field(default_factory=dict)
     positions: dict[tuple[str, int], int] = field(default_factory=dict)
     commits: list[tuple[str, int, int]] = field(default_factory=list)
+    paused: set[tuple[str, int]] = field(default_factory=set)
 
     def list_topics(self, timeout: float) -> Any:
         topics: dict[str, Any] = {}
@@ -141,6 +142,8 @@ class FakeConsumer:
     def consume(self, num_messages: int, timeout: float) -> list[FakeMessage]:
         out = []
         for (topic, partition), position in self.positions.items():
+            if (topic, partition) in self.paused:
+                continue
             log = self.logs[(topic, partition)]
             for offset in range(position, min(len(log), position + num_messages - len(out))):
                 out.append(FakeMessage(topic, partition, offset, log[offset]))
@@ -154,6 +157,12 @@ class FakeConsumer:
         for tp in offsets:
             self.committed_offsets[(tp.topic, tp.partition)] = tp.offset
             self.commits.append((tp.topic, tp.partition, tp.offset))
+
+    def pause(self, tps: list[TopicPartition]) -> None:
+        self.paused |= {(tp.topic, tp.partition) for tp in tps}
+
+    def resume(self, tps: list[TopicPartition]) -> None:
+        self.paused -= {(tp.topic, tp.partition) for tp in tps}
 
     def produce(self, topic: str, values: list[dict[str, Any]], partition: int = 0) -> None:
         self.logs.setdefault((topic, partition), []).extend(json.dumps(v).encode() for v in values)
@@ -233,6 +242,27 @@ def test_failed_write_keeps_the_records_and_commits_nothing_until_it_succeeds() 
     sink.flush_due()
     assert s3.lines(object_key("u.pin", 0, 0)) == rows(0, 10)
     assert consumer.commits == [("u.pin", 0, 10)]
+
+
+def test_a_partition_that_cannot_be_written_is_paused_until_it_drains() -> None:
+    consumer, s3, clock = FakeConsumer(), FakeS3(), Clock()
+    consumer.produce("u.pin", rows(0, 40))
+    consumer.produce("u.geo", rows(0, 3))
+    sink = S3Sink(
+        consumer, s3, "lake", r"u\..*", 5, 1000, discover_interval_s=0, clock=clock, max_buffered=12
+    )
+    sink.discover(force=True)
+    s3.fail_puts = 10**6  # S3 is down
+    for _ in range(5):
+        sink.poll(max_records=7)
+    assert consumer.paused == {("u.pin", 0)} == sink.paused  # the small partition keeps flowing
+    assert 12 <= len(sink.partitions[("u.pin", 0)].records) < 40
+    s3.fail_puts = 0
+    sink.flush_due()
+    assert consumer.paused == set()
+    drain(sink)
+    sink.flush_all()
+    assert [v["ind"] for v in read_lake_values(s3, "lake", "u.pin")] == list(range(40))
 
 
 def test_restart_resumes_from_the_commit_without_loss_or_duplicates() -> None:
