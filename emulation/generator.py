@@ -593,15 +593,22 @@ class _Pools:
         # Most users are 20-40; the tail thins out towards 80.
         age_w = [math.exp(-(((a - 29) / 11) ** 2) / 2) + 0.03 for a in ages]
         user_ages = rng.choices(ages, weights=age_w, k=_USERS)
-        self.users: list[tuple[str, str, int, dt.datetime]] = [
-            (
-                _FIRST_NAMES[int(rng.random() * len(_FIRST_NAMES))],
-                _LAST_NAMES[int(rng.random() * len(_LAST_NAMES))],
-                age,
-                _JOIN_START + dt.timedelta(seconds=int(rng.random() * _JOIN_SECONDS)),
+        # (first name, last name, age, joined, first possible post time, seconds from it to the end of 2022):
+        # a user posts after joining, and never before 2017.
+        self.users: list[tuple[str, str, int, dt.datetime, dt.datetime, float]] = []
+        for age in user_ages:
+            joined = _JOIN_START + dt.timedelta(seconds=int(rng.random() * _JOIN_SECONDS))
+            start = max(joined, _GEO_START)
+            self.users.append(
+                (
+                    _FIRST_NAMES[int(rng.random() * len(_FIRST_NAMES))],
+                    _LAST_NAMES[int(rng.random() * len(_LAST_NAMES))],
+                    age,
+                    joined,
+                    start,
+                    (_GEO_END - start).total_seconds(),
+                )
             )
-            for age in user_ages
-        ]
         self.user_cum = list(itertools.accumulate(1 / (r + 1) ** 0.5 for r in range(_USERS)))
 
 
@@ -613,7 +620,7 @@ def _pools(seed: int) -> _Pools:
 
 _CATEGORY_NAMES = list(CATEGORIES)
 _CATEGORY_CUM = _cumulative(CATEGORIES)
-_COUNTRY_NAMES = list(COUNTRIES)
+_COUNTRY_CENTRES = [(name, lat, lon) for name, (_w, lat, lon) in COUNTRIES.items()]
 _COUNTRY_CUM = _cumulative(COUNTRIES)
 _MEDIA_NAMES = list(MEDIA_TYPES)
 _MEDIA_CUM = _cumulative(MEDIA_TYPES)
@@ -625,13 +632,14 @@ def _block(seed: int, block: int, pools: _Pools) -> dict[str, list[dict[str, Any
     """All rows of one block: `BLOCK` rows per table, duplicates included."""
     rng = random.Random(f"pinterest-block:{seed}:{block}")
     rand = rng.random
-    getrandbits = rng.getrandbits
+    # 64 random hex digits per row (image digest, unique id), drawn at once: one big int is cheaper than 2n.
+    hexes = f"{rng.getrandbits(256 * BLOCK):0{64 * BLOCK}x}"
     base = block * BLOCK
     n = BLOCK
     # Which positions repeat an earlier event (never position 0, always a recent original).
     is_dup = [p > 0 and rand() < DUPLICATE_RATE for p in range(n)]
     cats = rng.choices(_CATEGORY_NAMES, cum_weights=_CATEGORY_CUM, k=n)
-    countries = rng.choices(_COUNTRY_NAMES, cum_weights=_COUNTRY_CUM, k=n)
+    countries = rng.choices(_COUNTRY_CENTRES, cum_weights=_COUNTRY_CUM, k=n)
     media = rng.choices(_MEDIA_NAMES, cum_weights=_MEDIA_CUM, k=n)
     users = rng.choices(pools.users, cum_weights=pools.user_cum, k=n)
     poster_pos = rng.choices(range(_POSTERS), cum_weights=pools.poster_cum, k=n)
@@ -644,7 +652,6 @@ def _block(seed: int, block: int, pools: _Pools) -> dict[str, list[dict[str, Any
     r_no_tags = DIRTY_RATES[("tag_list", NO_TAGS)]
     r_empty_tags = r_no_tags + DIRTY_RATES[("tag_list", "")]
     r_img_error = DIRTY_RATES[("image_src", IMAGE_SRC_ERROR)]
-    geo_end = _GEO_END
     timedelta = dt.timedelta
     titles, descriptions, tags, posters = pools.titles, pools.descriptions, pools.tags, pools.posters
 
@@ -695,10 +702,10 @@ def _block(seed: int, block: int, pools: _Pools) -> dict[str, list[dict[str, Any
             image_src = IMAGE_SRC_ERROR
             downloaded = 0
         else:
-            d = f"{getrandbits(128):032x}"
+            d = hexes[64 * p : 64 * p + 32]
             image_src = f"https://i.pinimg.com/originals/{d[:2]}/{d[2:4]}/{d[4:6]}/{d}.jpg"
             downloaded = int(rand() < 0.97)
-        u = f"{getrandbits(128):032x}"
+        u = hexes[64 * p + 32 : 64 * p + 64]
         pins.append(
             {
                 "index": index,
@@ -715,11 +722,9 @@ def _block(seed: int, block: int, pools: _Pools) -> dict[str, list[dict[str, Any
                 "category": cat,
             }
         )
-        first_name, last_name, age, joined = users[p]
-        # A user posts after joining (and never before 2017).
-        start = joined if joined > _GEO_START else _GEO_START
-        timestamp = start + timedelta(seconds=int(rand() * (geo_end - start).total_seconds()))
-        _w, lat0, lon0 = COUNTRIES[countries[p]]
+        first_name, last_name, age, joined, start, span = users[p]
+        timestamp = start + timedelta(seconds=int(rand() * span))
+        country, lat0, lon0 = countries[p]
         lat = lat0 + (rand() - 0.5) * 8
         lon = lon0 + (rand() - 0.5) * 10
         geos.append(
@@ -728,7 +733,7 @@ def _block(seed: int, block: int, pools: _Pools) -> dict[str, list[dict[str, Any
                 "timestamp": timestamp,
                 "latitude": lat,
                 "longitude": lon - 360 if lon > 180 else lon + 360 if lon < -180 else lon,
-                "country": countries[p],
+                "country": country,
             }
         )
         user_rows.append(
