@@ -1,0 +1,132 @@
+"""notebooks/lib/lake_access.py: explicit schemas, both datetime formats, unparseable lines kept aside, the two
+access modes; and every notebook run end to end through the local runner (batch.py in mount mode)."""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.notebooks.conftest import LAKE_USER, NOTEBOOKS
+
+pytestmark = pytest.mark.spark
+
+
+def write_lines(root: Path, topic: str, lines: list[str]) -> None:
+    folder = root / "topics" / topic / "partition=0"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{topic}+0+0000000000.json").write_text("\n".join(lines) + "\n")
+
+
+def test_read_lake_types_both_datetime_formats_and_keeps_bad_lines_aside(
+    spark: Any, nb: dict, tmp_path: Path
+) -> None:
+    geo = [
+        {"ind": 1, "timestamp": "2019-03-04T05:06:07", "latitude": 1.0, "longitude": 2.0, "country": "Chile"},
+        {"ind": 2, "timestamp": "2019-03-04 05:06:07", "latitude": 1, "longitude": 2, "country": "Peru"},
+    ]
+    lines = [json.dumps(g) for g in geo] + ['{"ind": 3, "timestamp": ', '{"ind": "three", "country": "Peru"}']
+    write_lines(tmp_path, "u.geo", lines)
+    raw = nb["read_lake"](str(tmp_path), "u")
+    assert raw["pin"].count() == 0 and raw["user"].count() == 0  # topics without objects read as empty
+    assert raw["geo"].columns == ["ind", "timestamp", "latitude", "longitude", "country", "_corrupt_record"]
+    cleaned, rejected = nb["clean_dataset"](raw["geo"].cache(), "geo")
+    assert [(r.ind, r.timestamp.isoformat(), r.coordinates) for r in cleaned.orderBy("ind").collect()] == [
+        (1, "2019-03-04T05:06:07", [1.0, 2.0]),
+        (2, "2019-03-04T05:06:07", [1.0, 2.0]),
+    ]
+    assert sorted(r._corrupt_record for r in rejected.collect()) == sorted(lines[2:])
+
+
+def test_lake_root_modes(nb: dict) -> None:
+    lake_root = nb["lake_root"]
+    assert lake_root("direct", "user-x-bucket") == "s3://user-x-bucket"
+    assert lake_root("direct", "s3://b/prefix/") == "s3://b/prefix"
+    assert lake_root("direct", "/Volumes/main/pinterest/lake") == "/Volumes/main/pinterest/lake"
+    with pytest.raises(ValueError, match="lake_access must be one of direct, mount"):
+        lake_root("dbfs", "b")
+    with pytest.raises(ValueError, match="bucket widget is empty"):
+        lake_root("direct", " ")
+
+
+@pytest.mark.parametrize("path", sorted((NOTEBOOKS / "lib").glob("*.py")), ids=lambda p: p.name)
+def test_library_notebooks_run_on_their_own(spark: Any, path: Path) -> None:
+    from local_stack.notebook_runner.runner import run_notebook
+
+    run = run_notebook(path, spark)
+    assert len(run.cells) >= 2
+
+
+def test_batch_notebook_in_mount_mode_with_keys_from_a_secret_scope(
+    spark: Any, generated_lake: Path, batch_run: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """batch.py as Databricks runs it: widgets, a /mnt mount whose keys come from the secret scope, tables."""
+    from local_stack.notebook_runner.lake import S3Mirror
+    from local_stack.notebook_runner.runner import make_namespace, run_notebook
+
+    s3 = tmp_path / "s3"
+    s3.mkdir()
+    (s3 / "my-bucket").symlink_to(generated_lake, target_is_directory=True)  # s3://my-bucket/ is the lake
+    monkeypatch.setenv("DATABRICKS_SECRET_LAKE_KEYS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+    monkeypatch.setenv("DATABRICKS_SECRET_LAKE_KEYS_SECRET_ACCESS_KEY", "wJalr/EXAMPLEKEY")
+    widgets = {
+        "user_id": LAKE_USER,
+        "lake_access": "mount",
+        "bucket": "my-bucket",
+        "secret_scope": "lake-keys",
+    }
+    namespace = make_namespace(spark, widgets, S3Mirror(tmp_path / "cache", s3_dir=s3), lambda *a, **k: None)
+    database = f"mount_{uuid.uuid4().hex[:8]}"
+    spark.sql(f"CREATE DATABASE {database} LOCATION '{(tmp_path / 'tables').as_posix()}'")
+    previous = spark.catalog.currentDatabase()
+    spark.catalog.setCurrentDatabase(database)
+    try:
+        run = run_notebook(NOTEBOOKS / "batch.py", spark, namespace=namespace)
+        mounts = namespace["dbutils"].fs.mounts()
+        assert [(m.mountPoint, m.source) for m in mounts] == [("/mnt/my-bucket", "s3a://my-bucket")]
+        assert run.namespace["LAKE"] == "/mnt/my-bucket"
+        tables = {t.name for t in spark.catalog.listTables(database)}
+        assert {f"{LAKE_USER}_{d}_table" for d in ("pin", "geo", "user")} <= tables
+        assert set(run.namespace["RESULT_TABLES"].values()) <= tables
+        # same answers as the direct-mode run of the same lake
+        top = spark.table(f"{LAKE_USER}_top_country_by_followers").toPandas()
+        assert top.to_dict("records") == batch_run.results["top_country_by_followers"].to_dict("records")
+    finally:
+        spark.catalog.setCurrentDatabase(previous)
+        spark.sql(f"DROP DATABASE {database} CASCADE")
+
+
+def _localstack() -> str | None:
+    url = os.environ.get("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")
+    try:
+        with urllib.request.urlopen(f"{url}/_localstack/health", timeout=2) as response:
+            return url if response.status == 200 else None
+    except OSError:
+        return None
+
+
+@pytest.mark.integration
+def test_run_batch_reads_an_s3_lake_on_localstack(
+    spark: Any, generated_lake: Path, batch_run: Any, tmp_path: Path
+) -> None:
+    url = _localstack()
+    if url is None:
+        pytest.skip("LocalStack is not running at AWS_ENDPOINT_URL / 127.0.0.1:4566 (make local-up)")
+    from local_stack.notebook_runner.batch import run_batch
+    from local_stack.notebook_runner.lake import s3_client
+
+    os.environ.setdefault("AWS_ENDPOINT_URL", url)
+    client = s3_client()
+    bucket = f"nbtest-{uuid.uuid4().hex[:10]}"
+    client.create_bucket(Bucket=bucket)
+    for path in generated_lake.rglob("*.json"):
+        client.upload_file(str(path), bucket, path.relative_to(generated_lake).as_posix())
+    result = run_batch(f"s3://{bucket}", LAKE_USER, tmp_path / "out", spark=spark)
+    for name, frame in batch_run.results.items():
+        assert result.results[name].to_dict("records") == frame.to_dict("records"), name
+    assert (tmp_path / "out" / ".lake-cache" / bucket / "topics").is_dir()
