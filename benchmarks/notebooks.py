@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -61,6 +62,8 @@ def lake_for(rows: int) -> Path:
     if (root / ".complete").exists():
         return root
     partial = CACHE / f"lake-{rows}.partial"
+    shutil.rmtree(partial, ignore_errors=True)  # an interrupted earlier run
+    shutil.rmtree(root, ignore_errors=True)
     names = PipelineNames(USER_ID)
     offsets = dict.fromkeys(DATASETS, 0)
     for chunk in iter_chunks(rows, 42, CHUNK):

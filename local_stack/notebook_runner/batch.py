@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from emulation.names import DATASETS
 from local_stack.lake_layout import TOPICS_DIR
 from local_stack.notebook_runner.lake import LakeError, S3Mirror, is_s3
 from local_stack.notebook_runner.report import write_report
@@ -23,7 +24,6 @@ from local_stack.notebook_runner.session import local_spark
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BATCH_NOTEBOOK = REPO_ROOT / "notebooks" / "batch.py"
-DATASETS = ("pin", "geo", "user")
 _RUNS = itertools.count(1)
 
 
@@ -104,11 +104,12 @@ def run_batch(
         namespace = make_namespace(spark, widgets, mirror, display)
         run = run_notebook(BATCH_NOTEBOOK, spark, namespace=namespace, log=_timed_printer() if echo else None)
         result_tables: dict[str, str] = namespace["RESULT_TABLES"]
+        rows = {row["dataset"]: row for row in spark.table(f"{user_id}_batch_counts").collect()}
         counts = {
-            row["dataset"]: DatasetCounts(
-                row["read"], row["rejected"], row["duplicates_removed"], row["cleaned"]
+            d: DatasetCounts(
+                rows[d]["read"], rows[d]["rejected"], rows[d]["duplicates_removed"], rows[d]["cleaned"]
             )
-            for row in spark.table(f"{user_id}_batch_counts").collect()
+            for d in DATASETS
         }
         results = {name: _ordered(spark.table(table).toPandas()) for name, table in result_tables.items()}
     finally:

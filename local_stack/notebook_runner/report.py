@@ -97,10 +97,11 @@ def line_chart(series: dict[str, list[tuple[int, float]]], title: str, x_label: 
             f"{_number(v)}</title></circle>"
             for x, v in values
         ]
-        parts.append(
-            f'<rect x="{left + plot_w + 16}" y="{top_pad + i * 18}" width="12" height="12" fill="{color}"/>'
-            f'<text x="{left + plot_w + 32}" y="{top_pad + i * 18 + 11}">{_esc(name)}</text>'
-        )
+        if len(series) > 1:
+            parts.append(
+                f'<rect x="{left + plot_w + 16}" y="{top_pad + i * 18}" width="12" height="12" fill="{color}"/>'
+                f'<text x="{left + plot_w + 32}" y="{top_pad + i * 18 + 11}">{_esc(name)}</text>'
+            )
     parts.append("</svg>")
     return "".join(parts)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from pyspark.sql import SparkSession
 
 #: Driver heap. The whole local "cluster" (driver = executor in local mode) stays under 2 GB.
-DRIVER_MEMORY = os.environ.get("NOTEBOOK_RUNNER_DRIVER_MEMORY", "1400m")
+DRIVER_MEMORY = os.environ.get("NOTEBOOK_RUNNER_DRIVER_MEMORY", "1g")
 #: Quick start for short runs (tests): C1 JIT only and the serial GC (DESIGN 5).
 QUICK_JAVA_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
 #: Throughput for big runs (`make run-batch`, benchmarks): the full JIT; the serial GC still keeps memory low.

@@ -112,7 +112,7 @@ def _localstack() -> str | None:
 
 @pytest.mark.integration
 def test_run_batch_reads_an_s3_lake_on_localstack(
-    spark: Any, generated_lake: Path, batch_run: Any, tmp_path: Path
+    spark: Any, generated_lake: Path, batch_run: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url = _localstack()
     if url is None:
@@ -120,7 +120,7 @@ def test_run_batch_reads_an_s3_lake_on_localstack(
     from local_stack.notebook_runner.batch import run_batch
     from local_stack.notebook_runner.lake import s3_client
 
-    os.environ.setdefault("AWS_ENDPOINT_URL", url)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", url)
     client = s3_client()
     bucket = f"nbtest-{uuid.uuid4().hex[:10]}"
     client.create_bucket(Bucket=bucket)
