@@ -543,7 +543,8 @@ def test_a_killed_sink_resumes_without_loss_or_duplicates(
     pid = own.pid(cfg.S3_SINK)
     assert pid is not None
     os.kill(pid, signal.SIGKILL)
-    own.ensure(cfg.S3_SINK)
+    assert wait_until(lambda: own.pid(cfg.S3_SINK), lambda p: p is None, 10, 0.05) is None
+    assert own.ensure(cfg.S3_SINK) is True
     for batch in parts[8:]:
         post_records(url, batch)
     assert_exactly_once(stack, bucket, topic, run, 2000)
