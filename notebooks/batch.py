@@ -40,27 +40,32 @@ print(f"lake: {LAKE} ({LAKE_ACCESS})")
 
 # MAGIC %md
 # MAGIC ## Read and clean
-# MAGIC The raw records are cached once, so the rejected records, the cleaned table and the counts read the JSON once.
+# MAGIC The records read and rejected are counted while the cleaned table is written, so the JSON is read once
+# MAGIC (twice only when some records are rejected: they are written to `<user_id>_<dataset>_rejected`).
 
 # COMMAND ----------
 
-from pyspark import StorageLevel
+from pyspark.sql import Observation
 
-raw = {dataset: df.persist(StorageLevel.MEMORY_AND_DISK) for dataset, df in read_lake(LAKE, USER_ID).items()}
+raw = read_lake(LAKE, USER_ID)
 CLEAN_TABLES = {dataset: f"{USER_ID}_{dataset}_table" for dataset in DATASETS}
 batch_counts = []
 for dataset in DATASETS:
-    cleaned, rejected = clean_dataset(raw[dataset], dataset)
+    # Count the records read and rejected while the cleaned table is written: one pass over the JSON.
+    seen = Observation(f"{dataset}_read")
+    observed = raw[dataset].observe(
+        seen, F.count(F.lit(1)).alias("read"), F.sum(is_rejected(dataset).cast("long")).alias("rejected")
+    )
+    cleaned, _ = clean_dataset(observed, dataset)
     save_table(cleaned, CLEAN_TABLES[dataset])
-    read = raw[dataset].count()
-    n_rejected = rejected.count()
-    if n_rejected:
-        save_table(rejected, f"{USER_ID}_{dataset}_rejected")
+    read, n_rejected = seen.get["read"], seen.get["rejected"] or 0
+    if n_rejected:  # a second pass, only when something was rejected
+        save_table(split_rejected(raw[dataset], dataset)[1], f"{USER_ID}_{dataset}_rejected")
     else:
         spark.sql(f"DROP TABLE IF EXISTS {USER_ID}_{dataset}_rejected")
     n_cleaned = spark.table(CLEAN_TABLES[dataset]).count()
     batch_counts.append((dataset, read, n_rejected, read - n_rejected - n_cleaned, n_cleaned))
-    raw[dataset].unpersist()
+    print(f"{dataset}: read {read:,}, rejected {n_rejected:,}, cleaned {n_cleaned:,}")
 
 counts_df = spark.createDataFrame(
     batch_counts, "dataset string, read long, rejected long, duplicates_removed long, cleaned long"

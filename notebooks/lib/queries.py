@@ -164,9 +164,12 @@ QUERIES = {
 
 
 def ordered(df):
-    """Distinct rows in a readable order: by every column, age groups in age order."""
+    """Distinct rows in a readable order (every column, age groups in age order), as one small partition.
+
+    Results are small (one row per country, year or group), so one sorted partition avoids a range-partitioning job.
+    """
     keys = [age_group_order(F.col(c)) if c == "age_group" else F.col(c) for c in df.columns]
-    return df.distinct().orderBy(*keys)
+    return df.distinct().coalesce(1).sortWithinPartitions(*keys)
 
 
 def query_result(name, tables):

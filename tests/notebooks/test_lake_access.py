@@ -70,8 +70,21 @@ def test_batch_notebook_in_mount_mode_with_keys_from_a_secret_scope(
     from local_stack.notebook_runner.runner import make_namespace, run_notebook
 
     s3 = tmp_path / "s3"
-    s3.mkdir()
-    (s3 / "my-bucket").symlink_to(generated_lake, target_is_directory=True)  # s3://my-bucket/ is the lake
+    for source in generated_lake.rglob(
+        "*.json"
+    ):  # s3://my-bucket/ is the lake, plus one object of bad records
+        target = s3 / "my-bucket" / source.relative_to(generated_lake)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.symlink_to(source)
+    bad = (
+        s3
+        / "my-bucket"
+        / "topics"
+        / f"{LAKE_USER}.pin"
+        / "partition=0"
+        / f"{LAKE_USER}.pin+0+9999999999.json"
+    )
+    bad.write_text('{"index": null, "category": "art"}\nnot json at all\n')
     monkeypatch.setenv("DATABRICKS_SECRET_LAKE_KEYS_ACCESS_KEY_ID", "AKIDEXAMPLE")
     monkeypatch.setenv("DATABRICKS_SECRET_LAKE_KEYS_SECRET_ACCESS_KEY", "wJalr/EXAMPLEKEY")
     widgets = {
@@ -93,6 +106,11 @@ def test_batch_notebook_in_mount_mode_with_keys_from_a_secret_scope(
         tables = {t.name for t in spark.catalog.listTables(database)}
         assert {f"{LAKE_USER}_{d}_table" for d in ("pin", "geo", "user")} <= tables
         assert set(run.namespace["RESULT_TABLES"].values()) <= tables
+        counts = {r.dataset: r for r in spark.table(f"{LAKE_USER}_batch_counts").collect()}
+        assert (counts["pin"].read, counts["pin"].rejected) == (batch_run.counts["pin"].read + 2, 2)
+        assert counts["pin"].cleaned == batch_run.counts["pin"].cleaned
+        assert spark.table(f"{LAKE_USER}_pin_rejected").count() == 2
+        assert f"{LAKE_USER}_geo_rejected" not in tables
         # same answers as the direct-mode run of the same lake
         top = spark.table(f"{LAKE_USER}_top_country_by_followers").toPandas()
         assert top.to_dict("records") == batch_run.results["top_country_by_followers"].to_dict("records")
