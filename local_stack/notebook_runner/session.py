@@ -26,7 +26,10 @@ def local_spark(
 ) -> SparkSession:
     """The process-wide local Spark session with the fast settings (created on first use).
 
-    `quick_start=False` keeps the full JIT: a second slower to start, several times faster on millions of rows.
+    `quick_start=True` (tests): DESIGN 5's settings. `quick_start=False` (`make run-batch`, benchmarks) keeps the
+    full JIT and uses 16 shuffle partitions with adaptive execution, so a million-row shuffle sorts in small
+    pieces without spilling and small results are coalesced back to one partition: measured 22 s -> 14 s for
+    cleaning 1M pins.
     """
     java_options = QUICK_JAVA_OPTIONS if quick_start else THROUGHPUT_JAVA_OPTIONS
     active = SparkSession.getActiveSession()
@@ -44,8 +47,8 @@ def local_spark(
         .config("spark.driver.bindAddress", "127.0.0.1")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.sql.adaptive.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "2" if quick_start else "16")
+        .config("spark.sql.adaptive.enabled", "false" if quick_start else "true")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.warehouse.dir", str(warehouse))
         .config("spark.driver.extraJavaOptions", f"{java_options} -Duser.timezone=UTC")
