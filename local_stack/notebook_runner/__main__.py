@@ -73,14 +73,16 @@ def main(argv: list[str] | None = None) -> int:
 
             if not args.notebook.is_file():
                 raise LakeError(f"notebook {args.notebook} not found")
+            spark = local_spark()
             run = run_notebook(
                 args.notebook,
-                local_spark(),
+                spark,
                 widgets=dict(args.widget),
                 echo_md=not args.quiet,
                 log=None if args.quiet else lambda line: print(f"-- {line}", file=sys.stderr),
             )
             print(f"{args.notebook}: {len(run.cells)} cells in {run.seconds:.1f} s")
+            print(f"tables written to the local warehouse {spark.conf.get('spark.sql.warehouse.dir')}")
     except (NotebookError, LakeError, WidgetError, SecretError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
