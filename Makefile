@@ -76,7 +76,7 @@ test: setup ## Run the whole test suite (brings the local stack up itself and st
 
 # --- local stack -----------------------------------------------------------------------------------
 local-up: $(VENV)/.installed $(LS_VENV)/.installed $(KINESIS_LOCAL)/.installed ## Start LocalStack, Tansu, REST Proxy, S3 sink and apply terraform/envs/local (STACK=host|docker)
-	$(PY) -m local_stack up --stack $(STACK)
+	$(PY) -m local_stack up --stack $(STACK) $(if $(REAPPLY),--reapply)
 
 local-down: $(VENV)/.installed ## Stop every local component this project started (by PID)
 	$(PY) -m local_stack down --stack $(STACK)
@@ -90,7 +90,10 @@ seed: $(VENV)/.installed ## Write the synthetic source tables (ROWS=11000, DB_UR
 emulate-batch: local-up ## Post the source tables through the API to the Kafka topics (ARGS="--rows 1000 ...")
 	$(PY) -m emulation batch $(ARGS)
 
-demo: local-up ## One command: seed, emulate, wait for the lake, run the batch notebook, print a summary
+emulate-stream: local-up ## Put the source tables into the Kinesis streams through the API (ARGS="--rows 1000 ...")
+	$(PY) -m emulation stream $(ARGS)
+
+demo: $(VENV)/.installed $(LS_VENV)/.installed $(KINESIS_LOCAL)/.installed ## One command: local-up, seed, emulate, wait for the lake, run the batch notebook, print a summary
 	$(PY) -m local_stack.demo
 
 run-batch: $(VENV)/.installed ## Run the batch notebook on local Spark: LAKE=<dir|s3://...> USER_ID=<id> OUT=<dir>
