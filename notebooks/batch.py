@@ -87,3 +87,14 @@ for name, result in all_results(tables).items():
     RESULT_TABLES[name] = save_table(result, f"{USER_ID}_{name}")
     print(name)
     show(spark.table(RESULT_TABLES[name]))
+
+# COMMAND ----------
+
+# MAGIC %md
+# MAGIC The notebook's result: the row count of each of the nine results, as JSON (what the Airflow DAG checks).
+
+# COMMAND ----------
+
+import json
+
+dbutils.notebook.exit(json.dumps({name: spark.table(table).count() for name, table in RESULT_TABLES.items()}))

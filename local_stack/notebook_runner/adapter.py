@@ -218,6 +218,21 @@ class FileSystem:
         return True
 
 
+class NotebookExit(Exception):
+    """Raised by `dbutils.notebook.exit(value)`: the notebook ends there and `value` is its result."""
+
+    def __init__(self, value: str) -> None:
+        super().__init__(value)
+        self.value = value
+
+
+class NotebookUtils:
+    """`dbutils.notebook`: only `exit`, which ends the run with a string result as on Databricks."""
+
+    def exit(self, value: str) -> None:
+        raise NotebookExit(str(value))
+
+
 class LocalDbutils:
     """The `dbutils` object of a local run."""
 
@@ -230,6 +245,7 @@ class LocalDbutils:
         self.widgets = Widgets(widgets)
         self.secrets = Secrets(environ)
         self.fs = FileSystem(mirror or S3Mirror(Path(".cache/notebook_runner/s3")))
+        self.notebook = NotebookUtils()
 
 
 READER_METHODS = {"json", "parquet", "csv", "text", "orc", "load", "table"}

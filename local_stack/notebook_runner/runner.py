@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from local_stack.notebook_runner.adapter import LocalDbutils, SparkProxy, make_display
+from local_stack.notebook_runner.adapter import LocalDbutils, NotebookExit, SparkProxy, make_display
 from local_stack.notebook_runner.lake import S3Mirror
 from local_stack.notebook_runner.source import Cell, NotebookFormatError, read_notebook
 
@@ -45,6 +45,7 @@ class NotebookRun:
     namespace: dict[str, Any]
     cells: list[tuple[Path, int]] = field(default_factory=list)
     seconds: float = 0.0
+    exit_value: str | None = None
 
 
 def make_namespace(
@@ -81,7 +82,10 @@ def run_notebook(
     started = time.perf_counter()
     namespace = namespace if namespace is not None else make_namespace(spark, widgets, mirror)
     run = NotebookRun(namespace)
-    _run_file(Path(path), run, echo_md, log or (lambda _: None), depth=0)
+    try:
+        _run_file(Path(path), run, echo_md, log or (lambda _: None), depth=0)
+    except NotebookExit as done:
+        run.exit_value = done.value
     run.seconds = time.perf_counter() - started
     return run
 
@@ -102,7 +106,7 @@ def _run_file(path: Path, run: NotebookRun, echo_md: bool, log: Callable[[str], 
             continue
         try:
             _run_cell(path, cell, run.namespace, echo_md)
-        except NotebookError:
+        except (NotebookError, NotebookExit):
             raise
         except Exception as error:
             raise NotebookError(path, cell, error) from error

@@ -102,6 +102,20 @@ def test_cells_run_in_order_with_run_sql_md_and_shared_globals(
 
 
 @pytest.mark.spark
+def test_notebook_exit_ends_the_run_with_its_value(spark: Any, tmp_path: Path) -> None:
+    from local_stack.notebook_runner.runner import run_notebook
+
+    child = notebook(tmp_path / "lib" / "child.py", "x = 1")
+    path = notebook(
+        tmp_path / "main.py", "# MAGIC %run ./lib/child", "dbutils.notebook.exit(str(x + 1))", "x = 99"
+    )
+    assert child.exists()
+    run = run_notebook(path, spark)
+    assert run.exit_value == "2"
+    assert run.namespace["x"] == 1  # the cell after exit never ran
+
+
+@pytest.mark.spark
 def test_a_failing_cell_names_the_notebook_cell_and_line(spark: Any, tmp_path: Path) -> None:
     from local_stack.notebook_runner.runner import NotebookError, run_notebook
 
