@@ -119,8 +119,10 @@ destroy: ## Remove everything `make apply` built
 	$(TF_AWS) destroy -input=false
 
 # --- Databricks ------------------------------------------------------------------------------------
-import-notebooks: $(VENV)/.installed ## Import notebooks/ into the workspace (ARGS="--dry-run --folder /Shared/x")
-	$(PY) -m databricks_deploy import-notebooks $(ARGS)
+# `make import-notebooks --dry-run` (make's own -n) still runs the tool, in its --dry-run mode: the `+` line runs under -n.
+MAKE_DRY_RUN := $(findstring n,$(firstword -$(MAKEFLAGS)))
+import-notebooks: $(VENV)/.installed ## Import notebooks/ into the workspace (`make import-notebooks --dry-run`, ARGS="--folder /Shared/x")
+	+$(PY) -m databricks_deploy import-notebooks $(if $(or $(MAKE_DRY_RUN),$(DRY_RUN)),--dry-run) $(ARGS)
 
 deploy-job: $(VENV)/.installed ## Create or update the Databricks job that runs the batch notebook
 	$(PY) -m databricks_deploy deploy-job $(ARGS)
