@@ -560,18 +560,23 @@ class ProxyHandler(BaseHTTPRequestHandler):
         records = 0
         headers: dict[str, str] = {}
         try:
-            body = self._read_body()
-            status, payload, records = self._route(method, body)
-        except ProxyError as exc:
-            status, payload, headers = exc.status, exc.body(), exc.headers
-            if exc.status == HTTPStatus.REQUEST_ENTITY_TOO_LARGE:
+            try:
+                body = self._read_body()
+                status, payload, records = self._route(method, body)
+            except ProxyError as exc:
+                status, payload, headers = exc.status, exc.body(), exc.headers
+                if exc.status == HTTPStatus.REQUEST_ENTITY_TOO_LARGE:
+                    self.close_connection = True
+            except Exception:
+                log.exception("internal error on %s %s", method, self.path)
+                status, payload = 500, {"error_code": 500, "message": "Internal server error"}
+            if self.server.closing:  # shutdown began while this request was processed
                 self.close_connection = True
-        except Exception:
-            log.exception("internal error on %s %s", method, self.path)
-            status, payload = 500, {"error_code": 500, "message": "Internal server error"}
+            self._send(status, payload, method, headers)
+            self.wfile.flush()
         finally:
+            # Only now is the request done: shutdown waits for this, so the answer is never cut off.
             self.server.request_finished()
-        self._send(status, payload, method, headers)
         level = logging.DEBUG if status < 400 else logging.INFO
         log.log(
             level,
