@@ -57,7 +57,14 @@ $(CK_VENV)/.installed: requirements-checkov.txt
 	$(CK_VENV)/bin/python -m pip install -q -r requirements-checkov.txt
 	@touch $@
 
-setup: $(VENV)/.installed $(LS_VENV)/.installed $(KINESIS_LOCAL)/.installed $(AF_VENV)/.installed $(CK_VENV)/.installed ## Create the venvs (project, LocalStack, Airflow, checkov) and install LocalStack's Kinesis helper
+# The JVM class archive that halves Spark's start-up (local_stack/notebook_runner/session.py); skipped without Java.
+SPARK_ARCHIVE := .cache/spark/.built
+$(SPARK_ARCHIVE): $(VENV)/.installed
+	@if command -v java >/dev/null || [ -n "$$JAVA_HOME" ]; then \
+		$(PY) -m local_stack.notebook_runner class-archive && touch $@; \
+	else echo "no java: Spark will start without a class archive"; fi
+
+setup: $(VENV)/.installed $(LS_VENV)/.installed $(KINESIS_LOCAL)/.installed $(AF_VENV)/.installed $(CK_VENV)/.installed $(SPARK_ARCHIVE) ## Create the venvs (project, LocalStack, Airflow, checkov), install LocalStack's Kinesis helper, build Spark's class archive
 
 # --- quality ---------------------------------------------------------------------------------------
 lint: $(VENV)/.installed ## ruff check + format check, terraform fmt check
@@ -93,10 +100,10 @@ emulate-batch: local-up ## Post the source tables through the API to the Kafka t
 emulate-stream: local-up ## Put the source tables into the Kinesis streams through the API (ARGS="--rows 1000 ...")
 	$(PY) -m emulation stream $(ARGS)
 
-demo: $(VENV)/.installed $(LS_VENV)/.installed $(KINESIS_LOCAL)/.installed ## One command: local-up, seed, emulate, wait for the lake, run the batch notebook, print a summary
+demo: $(VENV)/.installed $(LS_VENV)/.installed $(KINESIS_LOCAL)/.installed $(SPARK_ARCHIVE) ## One command: local-up, seed, emulate, wait for the lake, run the batch notebook, print a summary
 	$(PY) -m local_stack.demo
 
-run-batch: $(VENV)/.installed ## Run the batch notebook on local Spark: LAKE=<dir|s3://...> USER_ID=<id> OUT=<dir>
+run-batch: $(VENV)/.installed $(SPARK_ARCHIVE) ## Run the batch notebook on local Spark: LAKE=<dir|s3://...> USER_ID=<id> OUT=<dir>
 	$(PY) -m local_stack.notebook_runner batch --lake $(LAKE) --user-id $(USER_ID) --out $(OUT)
 
 bench: setup ## Benchmarks: print a table and write out/bench/results.json

@@ -5,12 +5,15 @@
 # MAGIC * inner joins on `ind`; rows with a null grouping key or value are left out;
 # MAGIC * "most popular" = highest count, "top" = highest follower count; all tied rows are kept; rows are distinct;
 # MAGIC * counts are of cleaned rows (one per `ind`);
-# MAGIC * median = the smallest value with at least half the values less than or equal to it, which is what
-# MAGIC   `percentile_approx(x, 0.5)` returns; the accuracy is raised to 1,000,000 so it is exact up to a million
-# MAGIC   values per group;
+# MAGIC * median = the smallest value with at least half the values less than or equal to it: SQL's
+# MAGIC   `percentile_disc(0.5)`, exact for any number of values;
 # MAGIC * age groups `18-24`, `25-35`, `36-50`, `+50` (under 18: no group);
 # MAGIC * post year = year of `geo.timestamp`, 2018-2022; join year = year of `user.date_joined`, 2015-2020, named
 # MAGIC   `post_year` too.
+# MAGIC
+# MAGIC The queries read three views built once by `query_views` and cached: pins joined with their geo rows, pins
+# MAGIC joined with their user rows (age group and join year already computed), and the users. Each view keeps only
+# MAGIC the columns the queries use, so the two joins run once, not once per query.
 
 # COMMAND ----------
 
@@ -20,7 +23,6 @@ from pyspark.sql import functions as F
 AGE_GROUPS = (("18-24", 18, 24), ("25-35", 25, 35), ("36-50", 36, 50), ("+50", 51, None))
 POST_YEARS = (2018, 2022)
 JOIN_YEARS = (2015, 2020)
-MEDIAN_ACCURACY = 1000000
 
 RESULT_COLUMNS = {
     "popular_category_by_country": ("country", "category", "category_count"),
@@ -49,6 +51,43 @@ def age_group_order(col):
     return F.array_position(F.array(*[F.lit(name) for name, _, _ in AGE_GROUPS]), col)
 
 
+def year_within(col, years):
+    """The year of timestamp `col` when it lies within `years` (first, last), else null."""
+    year = F.year(col)
+    return F.when(year.between(*years), year)
+
+
+def query_views(tables):
+    """The queries' inputs from the cleaned tables, each computed once and cached.
+
+    * `pin_geo`: pins with a geo row: `ind, category, poster_name, follower_count, country, post_year`;
+    * `pin_user`: pins with a user row: `ind, category, follower_count, age_group, join_year`;
+    * `user`: `ind, age_group, join_year`.
+
+    `post_year` and `join_year` are null outside 2018-2022 and 2015-2020, `age_group` under 18.
+    """
+    pin = tables["pin"].select("ind", "category", "poster_name", "follower_count")
+    geo = tables["geo"].select(
+        "ind", "country", year_within(F.col("timestamp"), POST_YEARS).alias("post_year")
+    )
+    user = tables["user"].select(
+        "ind",
+        age_group(F.col("age")).alias("age_group"),
+        year_within(F.col("date_joined"), JOIN_YEARS).alias("join_year"),
+    )
+    return {
+        "pin_geo": pin.join(geo, "ind").cache(),
+        "pin_user": pin.drop("poster_name").join(user, "ind").cache(),
+        "user": user.cache(),
+    }
+
+
+def release_views(views):
+    """Drop the cached views from memory."""
+    for view in views.values():
+        view.unpersist()
+
+
 def keep_top(df, group_cols, value_col):
     """Rows whose `value_col` is the highest of their group (all tied rows kept)."""
     window = Window.partitionBy(*group_cols)
@@ -66,7 +105,11 @@ def keep_top_overall(df, value_col):
 
 
 def median(col):
-    return F.percentile_approx(col, 0.5, MEDIAN_ACCURACY)
+    """The smallest value with at least half of the values less than or equal to it (exact, discrete).
+
+    `percentile_disc` answers a double; the median is one of the (integer) follower counts, so it is cast back.
+    """
+    return F.expr(f"percentile_disc(0.5) WITHIN GROUP (ORDER BY {col})").cast("int")
 
 
 def not_null(df, *cols):
@@ -75,21 +118,8 @@ def not_null(df, *cols):
     return df
 
 
-def with_post_year(geo):
-    year = F.year("timestamp")
-    return geo.withColumn("post_year", year).where(year.between(*POST_YEARS))
-
-
-def with_join_year(user):
-    year = F.year("date_joined")
-    return user.withColumn("post_year", year).where(year.between(*JOIN_YEARS))
-
-
-def with_age_group(user):
-    return not_null(user.withColumn("age_group", age_group(F.col("age"))), "age_group")
-
-
 def most_popular_category(df, group_col):
+    """Per value of `group_col`: the categories with the most rows (`group_col, category, category_count`)."""
     counts = (
         not_null(df, group_col, "category")
         .groupBy(group_col, "category")
@@ -98,33 +128,8 @@ def most_popular_category(df, group_col):
     return keep_top(counts, [group_col], "category_count")
 
 
-def popular_category_by_country(pin, geo):
-    joined = pin.join(geo, "ind")
-    return most_popular_category(joined, "country").select(*RESULT_COLUMNS["popular_category_by_country"])
-
-
-def popular_category_by_year(pin, geo):
-    joined = pin.join(with_post_year(geo), "ind")
-    return most_popular_category(joined, "post_year").select(*RESULT_COLUMNS["popular_category_by_year"])
-
-
-def top_user_by_country(pin, geo):
-    joined = not_null(pin.join(geo, "ind"), "country", "poster_name", "follower_count")
-    rows = joined.select("country", "poster_name", "follower_count").distinct()
-    return keep_top(rows, ["country"], "follower_count")
-
-
-def top_country_by_followers(pin, geo):
-    rows = top_user_by_country(pin, geo).select("country", "follower_count").distinct()
-    return keep_top_overall(rows, "follower_count")
-
-
-def popular_category_by_age_group(pin, user):
-    joined = pin.join(with_age_group(user), "ind")
-    return most_popular_category(joined, "age_group").select(*RESULT_COLUMNS["popular_category_by_age_group"])
-
-
 def median_followers(df, group_cols):
+    """Per group: the median follower count (`*group_cols, median_follower_count`)."""
     return (
         not_null(df, *group_cols, "follower_count")
         .groupBy(*group_cols)
@@ -132,34 +137,68 @@ def median_followers(df, group_cols):
     )
 
 
-def median_followers_by_age_group(pin, user):
-    return median_followers(pin.join(with_age_group(user), "ind"), ["age_group"])
+def popular_category_by_country(views):
+    return most_popular_category(views["pin_geo"], "country")
 
 
-def users_joined_by_year(user):
-    return with_join_year(user).groupBy("post_year").agg(F.count("*").alias("number_users_joined"))
+def popular_category_by_year(views):
+    return most_popular_category(views["pin_geo"], "post_year")
 
 
-def median_followers_by_join_year(pin, user):
-    return median_followers(pin.join(with_join_year(user), "ind"), ["post_year"])
+def followers_by_country(views):
+    """Pins with a country, a poster and a follower count: `country, poster_name, follower_count`."""
+    return not_null(views["pin_geo"], "country", "poster_name", "follower_count").select(
+        "country", "poster_name", "follower_count"
+    )
 
 
-def median_followers_by_join_year_and_age_group(pin, user):
-    return median_followers(pin.join(with_age_group(with_join_year(user)), "ind"), ["age_group", "post_year"])
+def top_followers_by_country(views):
+    """The highest follower count of each country: `country, follower_count` (one small row per country)."""
+    return followers_by_country(views).groupBy("country").agg(F.max("follower_count").alias("follower_count"))
+
+
+def top_user_by_country(views):
+    # The maxima are one row per country: joined back as a broadcast, no sort of the million pins.
+    top = F.broadcast(top_followers_by_country(views))
+    return followers_by_country(views).join(top, ["country", "follower_count"]).distinct()
+
+
+def top_country_by_followers(views):
+    return keep_top_overall(top_followers_by_country(views), "follower_count")
+
+
+def popular_category_by_age_group(views):
+    return most_popular_category(views["pin_user"], "age_group")
+
+
+def median_followers_by_age_group(views):
+    return median_followers(views["pin_user"], ["age_group"])
+
+
+def users_joined_by_year(views):
+    users = not_null(views["user"], "join_year")
+    return users.groupBy(F.col("join_year").alias("post_year")).agg(F.count("*").alias("number_users_joined"))
+
+
+def median_followers_by_join_year(views):
+    return median_followers(views["pin_user"].withColumnRenamed("join_year", "post_year"), ["post_year"])
+
+
+def median_followers_by_join_year_and_age_group(views):
+    pins = views["pin_user"].withColumnRenamed("join_year", "post_year")
+    return median_followers(pins, ["age_group", "post_year"])
 
 
 QUERIES = {
-    "popular_category_by_country": lambda t: popular_category_by_country(t["pin"], t["geo"]),
-    "popular_category_by_year": lambda t: popular_category_by_year(t["pin"], t["geo"]),
-    "top_user_by_country": lambda t: top_user_by_country(t["pin"], t["geo"]),
-    "top_country_by_followers": lambda t: top_country_by_followers(t["pin"], t["geo"]),
-    "popular_category_by_age_group": lambda t: popular_category_by_age_group(t["pin"], t["user"]),
-    "median_followers_by_age_group": lambda t: median_followers_by_age_group(t["pin"], t["user"]),
-    "users_joined_by_year": lambda t: users_joined_by_year(t["user"]),
-    "median_followers_by_join_year": lambda t: median_followers_by_join_year(t["pin"], t["user"]),
-    "median_followers_by_join_year_and_age_group": lambda t: median_followers_by_join_year_and_age_group(
-        t["pin"], t["user"]
-    ),
+    "popular_category_by_country": popular_category_by_country,
+    "popular_category_by_year": popular_category_by_year,
+    "top_user_by_country": top_user_by_country,
+    "top_country_by_followers": top_country_by_followers,
+    "popular_category_by_age_group": popular_category_by_age_group,
+    "median_followers_by_age_group": median_followers_by_age_group,
+    "users_joined_by_year": users_joined_by_year,
+    "median_followers_by_join_year": median_followers_by_join_year,
+    "median_followers_by_join_year_and_age_group": median_followers_by_join_year_and_age_group,
 }
 
 
@@ -172,11 +211,11 @@ def ordered(df):
     return df.distinct().coalesce(1).sortWithinPartitions(*keys)
 
 
-def query_result(name, tables):
-    """Result `name` over the cleaned tables (`{"pin": ..., "geo": ..., "user": ...}`): exact columns, ordered."""
-    return ordered(QUERIES[name](tables).select(*RESULT_COLUMNS[name]))
+def query_result(name, views):
+    """Result `name` over the views of `query_views`: exact columns, ordered."""
+    return ordered(QUERIES[name](views).select(*RESULT_COLUMNS[name]))
 
 
-def all_results(tables):
-    """The nine results, by name."""
-    return {name: query_result(name, tables) for name in QUERIES}
+def all_results(views):
+    """The nine results over the views of `query_views`, by name."""
+    return {name: query_result(name, views) for name in QUERIES}

@@ -138,7 +138,7 @@ def tables(spark: Any) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def results(nb: dict[str, Any], tables: dict[str, Any]) -> dict[str, Any]:
-    return nb["all_results"](tables)
+    return nb["all_results"](nb["query_views"](tables))
 
 
 def test_the_nine_results_have_the_design_names_and_columns(results: dict[str, Any]) -> None:
@@ -179,6 +179,6 @@ def test_empty_tables_give_empty_results_with_the_columns(spark: Any, nb: dict[s
         "geo": spark.createDataFrame([], GEO_SCHEMA),
         "user": spark.createDataFrame([], USER_SCHEMA),
     }
-    result = nb["query_result"]("top_country_by_followers", empty)
+    result = nb["query_result"]("top_country_by_followers", nb["query_views"](empty))
     assert result.columns == COLUMNS["top_country_by_followers"]
     assert result.count() == 0
