@@ -30,7 +30,9 @@ QUICK_JAVA_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
 #: with less inlining. A run of a minute spends as much CPU compiling as computing (`-XX:+CITime`: 53 s of JIT for
 #: 43 s of cleaning on 2 cores); smaller inlining budgets cut the compile time by a third and the cleaning to 37 s.
 #: The serial GC keeps memory low (GC pauses total 2 s).
-THROUGHPUT_JAVA_OPTIONS = "-XX:+UseSerialGC -XX:InlineSmallCode=1000 -XX:MaxInlineLevel=9 -XX:FreqInlineSize=150"
+THROUGHPUT_JAVA_OPTIONS = (
+    "-XX:+UseSerialGC -XX:InlineSmallCode=1000 -XX:MaxInlineLevel=9 -XX:FreqInlineSize=150"
+)
 #: Where the class archives live (ignored by git); `NOTEBOOK_RUNNER_CLASS_ARCHIVE=off` disables their use.
 CLASS_ARCHIVE_DIR = REPO_ROOT / ".cache" / "spark"
 #: The JVM's notes about the archive (a stale one is simply not used) are not worth a line on the console.
