@@ -12,7 +12,7 @@ from collections.abc import Callable
 from emulation.batch import run_batch
 from emulation.config import ENV_NAMES, TARGETS, Config, ConfigError, load_config
 from emulation.poster import KINESIS_MAX_RECORDS, DeliveryError, RetryPolicy
-from emulation.runner import EmulationReport
+from emulation.runner import DEFAULT_BATCH_SIZE, DEFAULT_WORKERS, EmulationReport
 from emulation.source_db import DEFAULT_DB_URL, SourceDBError, safe_url, seed_database
 from emulation.stream import DEFAULT_STREAM_BATCH, run_stream
 
@@ -70,7 +70,10 @@ def _add_delivery_options(parser: argparse.ArgumentParser, default_batch: int) -
         "--rate", type=_rate, help="limit to this many records/s over all workers (default: none)"
     )
     parser.add_argument(
-        "--workers", type=_positive_int, default=2, help="concurrent posting threads (default 2)"
+        "--workers",
+        type=_positive_int,
+        default=DEFAULT_WORKERS,
+        help=f"concurrent posting threads (default {DEFAULT_WORKERS})",
     )
     parser.add_argument("--random", action="store_true", help="the course's random-row reads (no checkpoint)")
     parser.add_argument("--seed", type=int, help="seed of the random-row reads (default: unseeded)")
@@ -116,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="batched: many records per request over pooled connections (default); course: one record per "
         "request, a new connection each time, one thread (the course's way, to compare)",
     )
-    _add_delivery_options(batch, 500)
+    _add_delivery_options(batch, DEFAULT_BATCH_SIZE)
     _add_target_options(batch)
 
     stream = sub.add_parser(

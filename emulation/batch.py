@@ -16,7 +16,7 @@ import threading
 
 from emulation.config import Config
 from emulation.poster import RetryPolicy
-from emulation.runner import MODES, EmulationReport, emulate
+from emulation.runner import DEFAULT_BATCH_SIZE, DEFAULT_WORKERS, MODES, EmulationReport, emulate
 
 __all__ = ["MODES", "BatchReport", "run_batch"]
 
@@ -28,11 +28,11 @@ def run_batch(
     config: Config,
     rows: int | None = None,
     *,
-    batch_size: int = 500,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     rate: float | None = None,
     mode: str = "batched",
     random_rows: bool = False,
-    workers: int = 2,
+    workers: int = DEFAULT_WORKERS,
     from_start: bool = False,
     seed: int | None = None,
     retry: RetryPolicy | None = None,

@@ -362,10 +362,16 @@ def _snippet(response: requests.Response) -> str:
     return text[:300] or response.reason or ""
 
 
+#: REST Proxy's per-record `error_code` for a Kafka error that a retry cannot fix (DESIGN 3.3).
+KAFKA_FINAL_ERROR = 50002
+
+
 def _kafka_failures(body: Any, sent: int) -> Failures:
     """Failed records of a REST Proxy 200 answer: entries of `offsets` with an `error_code`.
 
-    A 5xx-class code (500-599 or 50000-59999, e.g. 50002/50003 broker errors) is transient; anything else is final.
+    `50002` is final: Confluent's "Kafka error" (say, a record larger than the broker accepts) fails again on
+    every retry. Other 5xx-class codes (500-599, 50000-59999, e.g. `50003` "Kafka retriable error") are transient;
+    anything else is final.
     """
     offsets = body.get("offsets") if isinstance(body, dict) else None
     if not isinstance(offsets, list):
@@ -379,7 +385,7 @@ def _kafka_failures(body: Any, sent: int) -> Failures:
             number = int(code)
         except (TypeError, ValueError):
             number = 0
-        transient = 500 <= number < 600 or 50000 <= number < 60000
+        transient = number != KAFKA_FINAL_ERROR and (500 <= number < 600 or 50000 <= number < 60000)
         failed[pos] = (transient, f"error_code {code}: {entry.get('error') or 'record rejected'}", code)
     return failed
 

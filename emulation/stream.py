@@ -13,7 +13,7 @@ import threading
 
 from emulation.config import Config
 from emulation.poster import KINESIS_MAX_RECORDS, RetryPolicy
-from emulation.runner import EmulationReport, emulate
+from emulation.runner import DEFAULT_WORKERS, EmulationReport, emulate
 
 __all__ = ["StreamReport", "run_stream"]
 
@@ -31,7 +31,7 @@ def run_stream(
     batch_size: int = DEFAULT_STREAM_BATCH,
     rate: float | None = None,
     random_rows: bool = False,
-    workers: int = 2,
+    workers: int = DEFAULT_WORKERS,
     from_start: bool = False,
     seed: int | None = None,
     retry: RetryPolicy | None = None,

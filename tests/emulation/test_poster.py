@@ -156,13 +156,15 @@ def test_failed_records_in_a_200_are_retried_alone_or_dead_lettered(
 ) -> None:
     fake_api.fail_records(lambda v: v["index"] in (2, 5), 50003, times=2)  # transient, once each
     fake_api.fail_records(lambda v: v["index"] == 7, 40403)  # final
+    fake_api.fail_records(lambda v: v["index"] == 8, 50002)  # a Kafka error no retry fixes: final too
     poster, sleeps = _poster(fake_api, tmp_path)
     result = poster.post_topic(TOPIC, VALUES)
-    assert (result.accepted, result.dead_lettered, result.retries) == (9, 1, 1)
+    assert (result.accepted, result.dead_lettered, result.retries) == (8, 2, 1)
     assert [n for _m, _p, n in fake_api.requests] == [10, 2]
-    assert sorted(v["index"] for v in fake_api.values[TOPIC]) == [0, 1, 2, 3, 4, 5, 6, 8, 9]
-    (letter,) = _dead_letters(tmp_path)
-    assert letter["value"] == VALUES[7] and letter["error_code"] == 40403 and len(sleeps) == 1
+    assert sorted(v["index"] for v in fake_api.values[TOPIC]) == [0, 1, 2, 3, 4, 5, 6, 9]
+    letters = {letter["value"]["index"]: letter for letter in _dead_letters(tmp_path)}
+    assert letters[7]["value"] == VALUES[7] and letters[7]["error_code"] == 40403
+    assert letters[8]["error_code"] == 50002 and len(sleeps) == 1
 
 
 def test_stream_records_with_failed_record_count(fake_api: FakeApi, tmp_path: Path) -> None:
