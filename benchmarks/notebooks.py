@@ -81,9 +81,9 @@ def lake_for(rows: int) -> Path:
 CHILD = """
 import json, resource, sys, time
 from local_stack.notebook_runner.batch import run_batch
-from local_stack.notebook_runner.session import local_spark
-spark = local_spark(quick_start=False)
-result = run_batch(sys.argv[1], sys.argv[2], sys.argv[3], spark=spark)
+from pyspark.sql import SparkSession
+result = run_batch(sys.argv[1], sys.argv[2], sys.argv[3])  # picks the JIT mode by the lake's size, as make run-batch
+spark = SparkSession.getActiveSession()
 jvm_peak = None
 try:
     pid = spark.sparkContext._gateway.proc.pid

@@ -4,8 +4,6 @@ access modes; and every notebook run end to end through the local runner (batch.
 from __future__ import annotations
 
 import json
-import os
-import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
@@ -119,23 +117,17 @@ def test_batch_notebook_in_mount_mode_with_keys_from_a_secret_scope(
         spark.sql(f"DROP DATABASE {database} CASCADE")
 
 
-def _localstack() -> str | None:
-    url = os.environ.get("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")
-    try:
-        with urllib.request.urlopen(f"{url}/_localstack/health", timeout=2) as response:
-            return url if response.status == 200 else None
-    except OSError:
-        return None
-
-
 @pytest.mark.integration
 def test_run_batch_reads_an_s3_lake_on_localstack(
-    spark: Any, generated_lake: Path, batch_run: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    spark: Any,
+    stack: Any,
+    generated_lake: Path,
+    batch_run: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    url = _localstack()
-    if url is None:
-        pytest.skip("LocalStack is not running at AWS_ENDPOINT_URL / 127.0.0.1:4566 (make local-up)")
-    from local_stack.notebook_runner.batch import run_batch
+    url = stack.localstack_url
+    from local_stack.notebook_runner.batch import lake_bytes, run_batch
     from local_stack.notebook_runner.lake import s3_client
 
     monkeypatch.setenv("AWS_ENDPOINT_URL", url)
@@ -144,6 +136,7 @@ def test_run_batch_reads_an_s3_lake_on_localstack(
     client.create_bucket(Bucket=bucket)
     for path in generated_lake.rglob("*.json"):
         client.upload_file(str(path), bucket, path.relative_to(generated_lake).as_posix())
+    assert lake_bytes(f"s3://{bucket}") == sum(p.stat().st_size for p in generated_lake.rglob("*.json"))
     result = run_batch(f"s3://{bucket}", LAKE_USER, tmp_path / "out", spark=spark)
     for name, frame in batch_run.results.items():
         assert result.results[name].to_dict("records") == frame.to_dict("records"), name

@@ -107,3 +107,13 @@ def test_summary_names_every_output(batch_run: Any) -> None:
     text = batch_run.summary()
     assert str(batch_run.report_path) in text
     assert all(name in text for name in COLUMNS)
+
+
+def test_lake_bytes_counts_the_json_under_topics(generated_lake: Path, tmp_path: Path) -> None:
+    from local_stack.notebook_runner.batch import QUICK_START_MAX_BYTES, lake_bytes
+
+    files = list((generated_lake / "topics").rglob("*.json"))
+    assert files and lake_bytes(str(generated_lake)) == sum(f.stat().st_size for f in files)
+    assert lake_bytes(str(generated_lake)) < QUICK_START_MAX_BYTES  # small lakes start Spark the quick way
+    (tmp_path / "topics").mkdir()
+    assert lake_bytes(str(tmp_path)) == 0
