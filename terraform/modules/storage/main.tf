@@ -61,7 +61,8 @@ resource "aws_kms_key" "this" {
 resource "aws_kms_alias" "this" {
   count = local.create_kms_key ? 1 : 0
 
-  name          = "alias/${local.bucket_name}"
+  # KMS aliases allow letters, digits, '/', '_' and '-' but no '.', which bucket names (and user ids) may hold.
+  name          = "alias/${replace(local.bucket_name, ".", "-")}"
   target_key_id = aws_kms_key.this[0].key_id
 }
 

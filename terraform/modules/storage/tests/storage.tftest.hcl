@@ -161,3 +161,26 @@ run "rejects_unknown_encryption" {
 
   expect_failures = [var.sse_algorithm]
 }
+
+run "kms_alias_is_valid_for_a_user_id_with_dots" {
+  command = plan
+
+  variables {
+    user_id = "jane.doe"
+  }
+
+  assert {
+    condition     = aws_s3_bucket.this.bucket == "user-jane.doe-bucket"
+    error_message = "The bucket name keeps the user id as it is."
+  }
+
+  assert {
+    condition     = aws_kms_alias.this[0].name == "alias/user-jane-doe-bucket"
+    error_message = "The KMS alias must replace the dots KMS does not accept."
+  }
+
+  assert {
+    condition     = can(regex("^alias/[a-zA-Z0-9/_-]+$", aws_kms_alias.this[0].name))
+    error_message = "The KMS alias must match KMS's alias name pattern."
+  }
+}
