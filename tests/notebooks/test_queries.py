@@ -182,3 +182,32 @@ def test_empty_tables_give_empty_results_with_the_columns(spark: Any, nb: dict[s
     result = nb["query_result"]("top_country_by_followers", nb["query_views"](empty))
     assert result.columns == COLUMNS["top_country_by_followers"]
     assert result.count() == 0
+
+
+def test_views_are_cached_once_and_released(nb: dict[str, Any], tables: dict[str, Any]) -> None:
+    views = nb["query_views"](tables)
+    assert set(views) == {"pin_geo", "pin_user", "user"}
+    assert all(view.is_cached for view in views.values())
+    assert views["pin_geo"].columns == [
+        "ind",
+        "category",
+        "poster_name",
+        "follower_count",
+        "country",
+        "post_year",
+    ]
+    assert views["pin_user"].columns == ["ind", "category", "follower_count", "age_group", "join_year"]
+    nb["release_views"](views)
+    assert not any(view.is_cached for view in views.values())
+
+
+def test_without_caching_the_views_are_used_as_they_are(nb: dict[str, Any]) -> None:
+    class NoPersist:  # what Databricks serverless compute does with df.cache()
+        is_cached = False
+
+        def cache(self) -> Any:
+            raise RuntimeError("[NOT_SUPPORTED_WITH_SERVERLESS] PERSIST TABLE is not supported")
+
+    df = NoPersist()
+    assert nb["cached"](df) is df
+    nb["release_views"]({"view": df})  # nothing to release, no error
