@@ -60,9 +60,10 @@ $(CK_VENV)/.installed: requirements-checkov.txt
 # The JVM class archive that halves Spark's start-up (local_stack/notebook_runner/session.py); skipped without Java.
 SPARK_ARCHIVE := .cache/spark/.built
 $(SPARK_ARCHIVE): $(VENV)/.installed
-	@if command -v java >/dev/null || [ -n "$$JAVA_HOME" ]; then \
-		$(PY) -m local_stack.notebook_runner class-archive && touch $@; \
-	else echo "no java: Spark will start without a class archive"; fi
+	@if ! command -v java >/dev/null && [ -z "$$JAVA_HOME" ]; then \
+		echo "no java: Spark will start without a class archive"; \
+	elif $(PY) -m local_stack.notebook_runner class-archive; then touch $@; \
+	else echo "the class archive was not built (an optimisation only): Spark starts without it"; fi
 
 setup: $(VENV)/.installed $(LS_VENV)/.installed $(KINESIS_LOCAL)/.installed $(AF_VENV)/.installed $(CK_VENV)/.installed $(SPARK_ARCHIVE) ## Create the venvs (project, LocalStack, Airflow, checkov), install LocalStack's Kinesis helper, build Spark's class archive
 
