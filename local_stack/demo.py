@@ -13,8 +13,6 @@ import sys
 import time
 from pathlib import Path
 
-import boto3
-
 from emulation.batch import run_batch as emulate_batch
 from emulation.config import load_config
 from emulation.names import SOURCE_TABLES, PipelineNames
@@ -40,19 +38,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
-    info = Stack().up()
+    stack = Stack()
+    info = stack.up()
+    s3 = stack.s3()  # the lake's client, for counting what landed
     names = PipelineNames(info.user_id)
 
     print(f"\n== seeding {args.rows:,} events into {DEFAULT_DB_URL}")
     seeded = seed_database(DEFAULT_DB_URL, args.rows, args.seed)
 
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=info.localstack_url,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
     before = lake_counts(s3, info.bucket, info.user_id)  # the lake keeps earlier runs' records
 
     print("\n== batch emulation through the API Gateway")
@@ -62,13 +55,6 @@ def main(argv: list[str] | None = None) -> int:
     print(report.summary())
 
     print("\n== waiting for the S3 sink")
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=info.localstack_url,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
     expected = {
         names.topic(ds): before.get(names.topic(ds), 0) + report.tables[table].accepted
         for ds, table in SOURCE_TABLES.items()

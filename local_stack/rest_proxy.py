@@ -555,22 +555,9 @@ class ProxyHandler(BaseHTTPRequestHandler):
     def _handle(self, method: str) -> None:
         started = time.perf_counter()
         self.server.request_started()
-        if self.server.closing:
-            self.close_connection = True
-        records = 0
-        headers: dict[str, str] = {}
         try:
-            try:
-                body = self._read_body()
-                status, payload, records = self._route(method, body)
-            except ProxyError as exc:
-                status, payload, headers = exc.status, exc.body(), exc.headers
-                if exc.status == HTTPStatus.REQUEST_ENTITY_TOO_LARGE:
-                    self.close_connection = True
-            except Exception:
-                log.exception("internal error on %s %s", method, self.path)
-                status, payload = 500, {"error_code": 500, "message": "Internal server error"}
-            if self.server.closing:  # shutdown began while this request was processed
+            status, payload, headers, records = self._answer(method)
+            if self.server.closing:  # shutting down: answer, then close the connection
                 self.close_connection = True
             self._send(status, payload, method, headers)
             self.wfile.flush()
@@ -587,6 +574,19 @@ class ProxyHandler(BaseHTTPRequestHandler):
             records,
             (time.perf_counter() - started) * 1000,
         )
+
+    def _answer(self, method: str) -> tuple[int, Any, dict[str, str], int]:
+        """(status, JSON payload, extra headers, records) for the request; errors become their JSON answers."""
+        try:
+            status, payload, records = self._route(method, self._read_body())
+            return status, payload, {}, records
+        except ProxyError as exc:
+            if exc.status == HTTPStatus.REQUEST_ENTITY_TOO_LARGE:
+                self.close_connection = True
+            return exc.status, exc.body(), exc.headers, 0
+        except Exception:
+            log.exception("internal error on %s %s", method, self.path)
+            return 500, {"error_code": 500, "message": "Internal server error"}, {}, 0
 
     def _route(self, method: str, body: bytes) -> tuple[int, Any, int]:
         parts = [unquote(p) for p in self.path.split("?", 1)[0].split("/") if p]

@@ -47,7 +47,20 @@ print(f"lake: {LAKE} ({LAKE_ACCESS})")
 
 # COMMAND ----------
 
+from concurrent.futures import ThreadPoolExecutor
+
 from pyspark.sql import Observation
+
+
+def in_parallel(function, items, max_workers=4):
+    """`[function(item) for item in items]`, run from a few threads: each call's Spark jobs share the cluster.
+
+    Small jobs spend much of their time in driver-side planning and commits; running several at once keeps every
+    core busy. The first exception raised is raised here.
+    """
+    with ThreadPoolExecutor(max_workers=max_workers) as pool:
+        return list(pool.map(function, items))
+
 
 raw = read_lake(LAKE, USER_ID)
 CLEAN_TABLES = {dataset: f"{USER_ID}_{dataset}_table" for dataset in DATASETS}

@@ -66,7 +66,8 @@ def local_spark(
     `quick_start=True` (tests): DESIGN 5's settings (C1 JIT, two shuffle partitions, no adaptive execution).
     `quick_start=False` (`make run-batch`, benchmarks) keeps the full JIT and uses 16 shuffle partitions with
     adaptive execution, so a million-row shuffle sorts in small pieces without spilling and small results are
-    coalesced back to one partition. `java_options` are added to the driver JVM's options.
+    coalesced back to one partition. `java_options`, when given, replace the class-archive options (the archive
+    build passes its own `-XX:ArchiveClassesAtExit`).
     """
     active = SparkSession.getActiveSession()
     if active is not None:

@@ -9,7 +9,6 @@
 
 # COMMAND ----------
 
-from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import quote
 
 
@@ -53,13 +52,3 @@ def save_table(df, name):
     """Write `df` as the table `name`, replacing it (managed table: Delta on Databricks, Parquet locally)."""
     df.write.mode("overwrite").option("overwriteSchema", "true").saveAsTable(name)
     return name
-
-
-def in_parallel(function, items, max_workers=4):
-    """`[function(item) for item in items]`, run from a few threads: each call's Spark jobs share the cluster.
-
-    Small jobs spend much of their time in driver-side planning and commits; running several at once keeps every
-    core busy. The first exception raised is raised here.
-    """
-    with ThreadPoolExecutor(max_workers=max_workers) as pool:
-        return list(pool.map(function, items))
