@@ -98,16 +98,16 @@ show(counts_df)
 
 # MAGIC %md
 # MAGIC ## The nine results
-# MAGIC Computed from the cleaned tables just written (through the cached views of `query_views`: two joins in
-# MAGIC all), written at the same time as `<user_id>_<result>`, then displayed.
+# MAGIC Computed from the cleaned tables just written, through the cached summary of `query_summary` (one pass over
+# MAGIC the pins joined with their geo and user rows), written at the same time as `<user_id>_<result>`, then displayed.
 
 # COMMAND ----------
 
-views = query_views({dataset: spark.table(name) for dataset, name in CLEAN_TABLES.items()})
-results = all_results(views)
+summary = query_summary({dataset: spark.table(name) for dataset, name in CLEAN_TABLES.items()})
+results = all_results(summary)
 saved = in_parallel(lambda name: save_table(results[name], f"{USER_ID}_{name}"), list(results))
 RESULT_TABLES = dict(zip(results, saved, strict=True))
-release_views(views)
+release_summary(summary)
 for name, table in RESULT_TABLES.items():
     print(name)
     show(spark.table(table))

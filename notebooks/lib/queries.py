@@ -11,9 +11,10 @@
 # MAGIC * post year = year of `geo.timestamp`, 2018-2022; join year = year of `user.date_joined`, 2015-2020, named
 # MAGIC   `post_year` too.
 # MAGIC
-# MAGIC The queries read three views built once by `query_views` and cached: pins joined with their geo rows, pins
-# MAGIC joined with their user rows (age group and join year already computed), and the users. Each view keeps only
-# MAGIC the columns the queries use, so the two joins run once, not once per query.
+# MAGIC The queries read a summary built once by `query_summary` and cached: the pins, joined once with their geo and
+# MAGIC user rows, counted per combination of the keys the queries group by (country, years, age group, category,
+# MAGIC poster, follower count). A few hundred thousand counts stand for a million pins, so each of the nine queries is
+# MAGIC a small aggregation (a median from counts of each follower count) instead of another pass over the pins.
 
 # COMMAND ----------
 
@@ -57,15 +58,18 @@ def year_within(col, years):
     return F.when(year.between(*years), year)
 
 
-def query_views(tables):
-    """The queries' inputs from the cleaned tables, each computed once and cached.
+#: The counts the nine queries need, one kind of row (`facet`) each: keys counted together in one pass.
+FACETS = {
+    "category": ("country", "post_year", "age_group", "join_year", "category"),
+    "followers": ("age_group", "join_year", "follower_count"),
+    "poster": ("country", "poster_name", "follower_count"),
+}
+FACET_KEYS = ("country", "post_year", "age_group", "join_year", "category", "poster_name", "follower_count")
 
-    * `pin_geo`: pins with a geo row: `ind, category, poster_name, follower_count, country, post_year`;
-    * `pin_user`: pins with a user row: `ind, category, follower_count, age_group, join_year`;
-    * `user`: `ind, age_group, join_year`.
 
-    `post_year` and `join_year` are null outside 2018-2022 and 2015-2020, `age_group` under 18.
-    """
+def pins_with_keys(tables):
+    """Every pin with the keys the queries group by: its geo row's `country, post_year` and its user row's
+    `age_group, join_year` (null where the pin has no such row), `category, poster_name, follower_count`."""
     pin = tables["pin"].select("ind", "category", "poster_name", "follower_count")
     geo = tables["geo"].select(
         "ind", "country", year_within(F.col("timestamp"), POST_YEARS).alias("post_year")
@@ -75,11 +79,37 @@ def query_views(tables):
         age_group(F.col("age")).alias("age_group"),
         year_within(F.col("date_joined"), JOIN_YEARS).alias("join_year"),
     )
-    return {
-        "pin_geo": cached(pin.join(geo, "ind")),
-        "pin_user": cached(pin.drop("poster_name").join(user, "ind")),
-        "user": cached(user),
-    }
+    return pin.join(geo, "ind", "left").join(user, "ind", "left")
+
+
+def query_summary(tables):
+    """The queries' input: pins counted per combination of keys of each facet, plus users per join year; cached.
+
+    `summary["pins"]`: `facet, <FACET_KEYS>, pins`, one row per facet and combination of its keys (the other keys
+    null). A few hundred thousand rows summarise a million pins, and the three counts share one pass over one
+    join, so each query is a small aggregation of small data. `summary["users"]`: `post_year, users`.
+
+    A pin without a geo row has a null `country` and `post_year`, one without a user row a null `age_group` and
+    `join_year`, and the queries leave null keys out: the same rows as inner joins.
+    """
+    pins = pins_with_keys(tables)
+    facets = F.array(
+        *[
+            F.struct(
+                F.lit(facet).alias("facet"),
+                *[
+                    (F.col(k) if k in keys else F.lit(None)).cast(pins.schema[k].dataType).alias(k)
+                    for k in FACET_KEYS
+                ],
+            )
+            for facet, keys in FACETS.items()
+        ]
+    )
+    counts = pins.select(F.inline(facets)).groupBy("facet", *FACET_KEYS).agg(F.count("*").alias("pins"))
+    users = tables["user"].select(year_within(F.col("date_joined"), JOIN_YEARS).alias("post_year"))
+    users = users.where(F.col("post_year").isNotNull()).groupBy("post_year").agg(F.count("*").alias("users"))
+    # Small enough for one partition: the queries then group and rank without a single shuffle.
+    return {"pins": cached(counts.coalesce(1)), "users": cached(users.coalesce(1))}
 
 
 def cached(df):
@@ -87,15 +117,23 @@ def cached(df):
     try:
         return df.cache()
     except Exception as error:  # NOT_SUPPORTED_WITH_SERVERLESS
-        print(f"not cached ({type(error).__name__}): every query recomputes its join")
+        print(f"not cached ({type(error).__name__}): every query recomputes the summary")
         return df
 
 
-def release_views(views):
-    """Drop the cached views from memory (nothing to do where they were not cached)."""
-    for view in views.values():
-        if view.is_cached:
-            view.unpersist()
+def release_summary(summary):
+    """Drop the cached summary from memory (nothing to do where it was not cached)."""
+    for df in summary.values():
+        if df.is_cached:
+            df.unpersist()
+
+
+def facet(summary, name, *not_null_cols):
+    """The summary rows of facet `name` whose `not_null_cols` are all set."""
+    rows = summary["pins"].where(F.col("facet") == name)
+    for col in not_null_cols:
+        rows = rows.where(F.col(col).isNotNull())
+    return rows
 
 
 def keep_top(df, group_cols, value_col):
@@ -114,89 +152,83 @@ def keep_top_overall(df, value_col):
     return df.join(top, F.col(value_col) == F.col("_top")).drop("_top")
 
 
-def median(col):
-    """The smallest value with at least half of the values less than or equal to it (exact, discrete).
+def median_of_counts(df, group_cols, value_col="follower_count", count_col="pins"):
+    """Per group, the median of `value_col` over rows that each stand for `count_col` values.
 
-    `percentile_disc` answers a double; the median is one of the (integer) follower counts, so it is cast back.
+    The median is the smallest value with at least half of the values less than or equal to it (exact, discrete:
+    SQL's `percentile_disc(0.5)`): the first value, in order, whose running count reaches half the group's count.
     """
-    return F.expr(f"percentile_disc(0.5) WITHIN GROUP (ORDER BY {col})").cast("int")
+    running = Window.partitionBy(*group_cols).orderBy(value_col).rowsBetween(Window.unboundedPreceding, 0)
+    return (
+        df.groupBy(*group_cols, value_col)
+        .agg(F.sum(count_col).alias("_n"))
+        .withColumn("_running", F.sum("_n").over(running))
+        .withColumn("_total", F.sum("_n").over(Window.partitionBy(*group_cols)))
+        .where(F.col("_running") * 2 >= F.col("_total"))
+        .groupBy(*group_cols)
+        .agg(F.min(value_col).alias("median_follower_count"))
+    )
 
 
-def not_null(df, *cols):
-    for col in cols:
-        df = df.where(F.col(col).isNotNull())
-    return df
-
-
-def most_popular_category(df, group_col):
-    """Per value of `group_col`: the categories with the most rows (`group_col, category, category_count`)."""
+def most_popular_category(summary, group_col):
+    """Per value of `group_col`: the categories with the most pins (`group_col, category, category_count`)."""
     counts = (
-        not_null(df, group_col, "category")
+        facet(summary, "category", group_col, "category")
         .groupBy(group_col, "category")
-        .agg(F.count("*").alias("category_count"))
+        .agg(F.sum("pins").alias("category_count"))
     )
     return keep_top(counts, [group_col], "category_count")
 
 
-def median_followers(df, group_cols):
-    """Per group: the median follower count (`*group_cols, median_follower_count`)."""
-    return (
-        not_null(df, *group_cols, "follower_count")
-        .groupBy(*group_cols)
-        .agg(median("follower_count").alias("median_follower_count"))
-    )
+def median_followers(summary, group_cols):
+    """Per group: the median follower count of the pins (`*group_cols, median_follower_count`)."""
+    return median_of_counts(facet(summary, "followers", *group_cols, "follower_count"), group_cols)
 
 
-def popular_category_by_country(views):
-    return most_popular_category(views["pin_geo"], "country")
+def popular_category_by_country(summary):
+    return most_popular_category(summary, "country")
 
 
-def popular_category_by_year(views):
-    return most_popular_category(views["pin_geo"], "post_year")
+def popular_category_by_year(summary):
+    return most_popular_category(summary, "post_year")
 
 
-def followers_by_country(views):
-    """Pins with a country, a poster and a follower count: `country, poster_name, follower_count`."""
-    return not_null(views["pin_geo"], "country", "poster_name", "follower_count").select(
+def posters_by_country(summary):
+    """Distinct `country, poster_name, follower_count` of the pins that have all three."""
+    return facet(summary, "poster", "country", "poster_name", "follower_count").select(
         "country", "poster_name", "follower_count"
     )
 
 
-def top_followers_by_country(views):
-    """The highest follower count of each country: `country, follower_count` (one small row per country)."""
-    return followers_by_country(views).groupBy("country").agg(F.max("follower_count").alias("follower_count"))
+def top_user_by_country(summary):
+    return keep_top(posters_by_country(summary), ["country"], "follower_count")
 
 
-def top_user_by_country(views):
-    # The maxima are one row per country: joined back as a broadcast, no sort of the million pins.
-    top = F.broadcast(top_followers_by_country(views))
-    return followers_by_country(views).join(top, ["country", "follower_count"]).distinct()
+def top_country_by_followers(summary):
+    top_per_country = (
+        posters_by_country(summary).groupBy("country").agg(F.max("follower_count").alias("follower_count"))
+    )
+    return keep_top_overall(top_per_country, "follower_count")
 
 
-def top_country_by_followers(views):
-    return keep_top_overall(top_followers_by_country(views), "follower_count")
+def popular_category_by_age_group(summary):
+    return most_popular_category(summary, "age_group")
 
 
-def popular_category_by_age_group(views):
-    return most_popular_category(views["pin_user"], "age_group")
+def median_followers_by_age_group(summary):
+    return median_followers(summary, ["age_group"])
 
 
-def median_followers_by_age_group(views):
-    return median_followers(views["pin_user"], ["age_group"])
+def users_joined_by_year(summary):
+    return summary["users"].select("post_year", F.col("users").alias("number_users_joined"))
 
 
-def users_joined_by_year(views):
-    users = not_null(views["user"], "join_year")
-    return users.groupBy(F.col("join_year").alias("post_year")).agg(F.count("*").alias("number_users_joined"))
+def median_followers_by_join_year(summary):
+    return median_followers(summary, ["join_year"]).withColumnRenamed("join_year", "post_year")
 
 
-def median_followers_by_join_year(views):
-    return median_followers(views["pin_user"].withColumnRenamed("join_year", "post_year"), ["post_year"])
-
-
-def median_followers_by_join_year_and_age_group(views):
-    pins = views["pin_user"].withColumnRenamed("join_year", "post_year")
-    return median_followers(pins, ["age_group", "post_year"])
+def median_followers_by_join_year_and_age_group(summary):
+    return median_followers(summary, ["age_group", "join_year"]).withColumnRenamed("join_year", "post_year")
 
 
 QUERIES = {
@@ -221,11 +253,11 @@ def ordered(df):
     return df.distinct().coalesce(1).sortWithinPartitions(*keys)
 
 
-def query_result(name, views):
-    """Result `name` over the views of `query_views`: exact columns, ordered."""
-    return ordered(QUERIES[name](views).select(*RESULT_COLUMNS[name]))
+def query_result(name, summary):
+    """Result `name` from the summary of `query_summary`: exact columns, ordered."""
+    return ordered(QUERIES[name](summary).select(*RESULT_COLUMNS[name]))
 
 
-def all_results(views):
-    """The nine results over the views of `query_views`, by name."""
-    return {name: query_result(name, views) for name in QUERIES}
+def all_results(summary):
+    """The nine results from the summary of `query_summary`, by name."""
+    return {name: query_result(name, summary) for name in QUERIES}

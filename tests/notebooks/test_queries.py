@@ -138,7 +138,7 @@ def tables(spark: Any) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def results(nb: dict[str, Any], tables: dict[str, Any]) -> dict[str, Any]:
-    return nb["all_results"](nb["query_views"](tables))
+    return nb["all_results"](nb["query_summary"](tables))
 
 
 def test_the_nine_results_have_the_design_names_and_columns(results: dict[str, Any]) -> None:
@@ -168,9 +168,19 @@ def test_median_is_the_smallest_value_with_half_at_or_below(spark: Any, nb: dict
         + [("c", 7)]
         + [("d", v) for v in (2, 2, 8, 9)]
     )
-    df = spark.createDataFrame(rows, "g string, follower_count int")
-    medians = {r.g: r.median_follower_count for r in nb["median_followers"](df, ["g"]).collect()}
+    df = spark.createDataFrame(rows, "g string, follower_count int").groupBy("g", "follower_count").count()
+    medians = {
+        r.g: r.median_follower_count for r in nb["median_of_counts"](df, ["g"], count_col="count").collect()
+    }
     assert medians == {"a": 2, "b": 5, "c": 7, "d": 2}
+
+
+def test_median_of_counts_weighs_each_value_by_its_count(spark: Any, nb: dict[str, Any]) -> None:
+    # g=a stands for 1,1,1,5,9 (median 1); g=b for 2,2,7,7 (median 2: two of four at or below); g=c for 4 x3, 8 x4.
+    rows = [("a", 1, 3), ("a", 5, 1), ("a", 9, 1), ("b", 7, 2), ("b", 2, 2), ("c", 8, 4), ("c", 4, 3)]
+    df = spark.createDataFrame(rows, "g string, follower_count int, pins long")
+    medians = {r.g: r.median_follower_count for r in nb["median_of_counts"](df, ["g"]).collect()}
+    assert medians == {"a": 1, "b": 2, "c": 8}
 
 
 def test_empty_tables_give_empty_results_with_the_columns(spark: Any, nb: dict[str, Any]) -> None:
@@ -179,29 +189,37 @@ def test_empty_tables_give_empty_results_with_the_columns(spark: Any, nb: dict[s
         "geo": spark.createDataFrame([], GEO_SCHEMA),
         "user": spark.createDataFrame([], USER_SCHEMA),
     }
-    result = nb["query_result"]("top_country_by_followers", nb["query_views"](empty))
-    assert result.columns == COLUMNS["top_country_by_followers"]
-    assert result.count() == 0
+    summary = nb["query_summary"](empty)
+    for name, columns in COLUMNS.items():
+        result = nb["query_result"](name, summary)
+        assert result.columns == columns
+        assert result.count() == 0
 
 
-def test_views_are_cached_once_and_released(nb: dict[str, Any], tables: dict[str, Any]) -> None:
-    views = nb["query_views"](tables)
-    assert set(views) == {"pin_geo", "pin_user", "user"}
-    assert all(view.is_cached for view in views.values())
-    assert views["pin_geo"].columns == [
-        "ind",
-        "category",
-        "poster_name",
-        "follower_count",
-        "country",
-        "post_year",
-    ]
-    assert views["pin_user"].columns == ["ind", "category", "follower_count", "age_group", "join_year"]
-    nb["release_views"](views)
-    assert not any(view.is_cached for view in views.values())
+def test_summary_is_cached_in_one_partition_and_released(nb: dict[str, Any], tables: dict[str, Any]) -> None:
+    summary = nb["query_summary"](tables)
+    assert set(summary) == {"pins", "users"}
+    assert all(df.is_cached for df in summary.values())
+    assert summary["pins"].rdd.getNumPartitions() == 1  # the queries on it need no shuffle
+    assert summary["pins"].columns == ["facet", *nb["FACET_KEYS"], "pins"]
+    nb["release_summary"](summary)
+    assert not any(df.is_cached for df in summary.values())
 
 
-def test_without_caching_the_views_are_used_as_they_are(nb: dict[str, Any]) -> None:
+def test_summary_counts_each_pin_once_per_facet(nb: dict[str, Any], tables: dict[str, Any]) -> None:
+    summary = nb["query_summary"](tables)
+    pins = {
+        r.facet: r.pins
+        for r in summary["pins"].groupBy("facet").agg({"pins": "sum"}).toDF("facet", "pins").collect()
+    }
+    assert pins == {"category": len(PINS), "followers": len(PINS), "poster": len(PINS)}
+    # pin 7 has neither a geo nor a user row: its keys from those rows are null, its own are kept
+    row = summary["pins"].where("facet = 'poster' AND poster_name = 'Fay'").collect()
+    assert [(r.country, r.follower_count, r.pins) for r in row] == [(None, 50, 1)]
+    nb["release_summary"](summary)
+
+
+def test_without_caching_the_summary_is_used_as_it_is(nb: dict[str, Any]) -> None:
     class NoPersist:  # what Databricks serverless compute does with df.cache()
         is_cached = False
 
@@ -210,4 +228,4 @@ def test_without_caching_the_views_are_used_as_they_are(nb: dict[str, Any]) -> N
 
     df = NoPersist()
     assert nb["cached"](df) is df
-    nb["release_views"]({"view": df})  # nothing to release, no error
+    nb["release_summary"]({"pins": df})  # nothing to release, no error
