@@ -66,21 +66,33 @@ raw = read_lake(LAKE, USER_ID)
 CLEAN_TABLES = {dataset: f"{USER_ID}_{dataset}_table" for dataset in DATASETS}
 
 
+def save_counting(df, name, **counts):
+    """Write `df` as table `name` while computing the aggregate `counts` (name: column) over its rows; their values.
+
+    The counts are observed during the write (a Spark `Observation`): no second pass, no extra job.
+    """
+    observation = Observation(f"{name}_counts")
+    save_table(df.observe(observation, *[col.alias(key) for key, col in counts.items()]), name)
+    return {key: observation.get[key] or 0 for key in counts}
+
+
+ROWS = F.count(F.lit(1))
+
+
 def clean_and_save(dataset):
     """Write the cleaned table (and the rejected records, if any) of `dataset`; return its row counts."""
     # Count the records read and rejected while the cleaned table is written: one pass over the JSON.
     seen = Observation(f"{dataset}_read")
     observed = raw[dataset].observe(
-        seen, F.count(F.lit(1)).alias("read"), F.sum(is_rejected(dataset).cast("long")).alias("rejected")
+        seen, ROWS.alias("read"), F.sum(is_rejected(dataset).cast("long")).alias("rejected")
     )
     cleaned, _ = clean_dataset(observed, dataset)
-    save_table(cleaned, CLEAN_TABLES[dataset])
+    n_cleaned = save_counting(cleaned, CLEAN_TABLES[dataset], rows=ROWS)["rows"]
     read, n_rejected = seen.get["read"], seen.get["rejected"] or 0
     if n_rejected:  # a second pass, only when something was rejected
         save_table(split_rejected(raw[dataset], dataset)[1], f"{USER_ID}_{dataset}_rejected")
     else:
         spark.sql(f"DROP TABLE IF EXISTS {USER_ID}_{dataset}_rejected")
-    n_cleaned = spark.table(CLEAN_TABLES[dataset]).count()
     return (dataset, read, n_rejected, read - n_rejected - n_cleaned, n_cleaned)
 
 
@@ -105,8 +117,11 @@ show(counts_df)
 
 summary = query_summary({dataset: spark.table(name) for dataset, name in CLEAN_TABLES.items()})
 results = all_results(summary)
-saved = in_parallel(lambda name: save_table(results[name], f"{USER_ID}_{name}"), list(results))
-RESULT_TABLES = dict(zip(results, saved, strict=True))
+RESULT_TABLES = {name: f"{USER_ID}_{name}" for name in results}
+saved = in_parallel(
+    lambda name: save_counting(results[name], RESULT_TABLES[name], rows=ROWS)["rows"], list(results)
+)
+RESULT_ROWS = dict(zip(results, saved, strict=True))
 release_summary(summary)
 for name, table in RESULT_TABLES.items():
     print(name)
@@ -121,4 +136,4 @@ for name, table in RESULT_TABLES.items():
 
 import json
 
-dbutils.notebook.exit(json.dumps({name: spark.table(table).count() for name, table in RESULT_TABLES.items()}))
+dbutils.notebook.exit(json.dumps(RESULT_ROWS))

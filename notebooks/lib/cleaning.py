@@ -66,12 +66,20 @@ def null_if_placeholder(col) -> Column:
 
 
 def follower_count_to_int(col) -> Column:
-    """`538k` -> 538000, `2M` -> 2000000, `124` -> 124, `1.5k` -> 1500 (fractions floored); anything else null."""
+    """`538k` -> 538000, `2M` -> 2000000, `124` -> 124, `1.5k` -> 1500 (fractions floored); anything else null.
+
+    One regular expression checks the form; the value is integer arithmetic on its parts (whole number x
+    multiplier + as many decimals as the suffix shifts by): no decimal type, no second match. Every cast below
+    sees digits only, because `&` and `when` evaluate their right side only when the form matched.
+    """
     text = F.trim(as_column(col))
-    number = F.regexp_extract(text, FOLLOWER_COUNT_PATTERN, 1).cast("decimal(16,6)")
-    suffix = F.regexp_extract(text, FOLLOWER_COUNT_PATTERN, 3)
-    multiplier = F.when(suffix == "k", F.lit(1000)).when(suffix == "M", F.lit(1000000)).otherwise(F.lit(1))
-    value = F.floor(number * multiplier)
+    suffix = F.substring(text, -1, 1)
+    shift = F.when(suffix == "k", 3).when(suffix == "M", 6).otherwise(0)  # decimal places the suffix moves
+    number = text.substr(F.lit(1), F.length(text) - F.least(shift, F.lit(1)))  # without the suffix
+    whole = F.substring_index(number, ".", 1).cast("long")
+    decimals = F.when(number.contains("."), F.substring_index(number, ".", -1)).otherwise(F.lit(""))
+    shifted = F.concat(F.lit("0"), F.concat(decimals, F.lit("000000")).substr(F.lit(1), shift)).cast("long")
+    value = whole * F.pow(F.lit(10), shift).cast("long") + shifted
     return F.when(text.rlike(FOLLOWER_COUNT_PATTERN) & (value <= INT_MAX), value.cast("int"))
 
 
