@@ -58,3 +58,20 @@ def test_the_running_session_uses_the_archive_when_present(spark: Any) -> None:
         assert f"-XX:SharedArchiveFile={archive}" in arguments
     else:
         assert not any(a.startswith("-XX:SharedArchiveFile") for a in arguments)
+
+
+def test_the_jvm_accepts_the_throughput_options_and_their_jit_directives() -> None:
+    import shutil
+    import subprocess
+
+    java = shutil.which("java")
+    if java is None:
+        pytest.skip("no java on PATH")
+    assert session.JIT_DIRECTIVES.is_file()
+    result = subprocess.run(
+        [java, *session.THROUGHPUT_JAVA_OPTIONS.split(), "-version"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr  # a malformed directives file makes the JVM refuse to start
