@@ -66,17 +66,11 @@ raw = read_lake(LAKE, USER_ID)
 CLEAN_TABLES = {dataset: f"{USER_ID}_{dataset}_table" for dataset in DATASETS}
 
 
-def save_counting(df, name, **counts):
-    """Write `df` as table `name` while computing the aggregate `counts` (name: column) over its rows; their values.
-
-    The counts are observed during the write (a Spark `Observation`): no second pass, no extra job.
-    """
-    observation = Observation(f"{name}_counts")
-    save_table(df.observe(observation, *[col.alias(key) for key, col in counts.items()]), name)
-    return {key: observation.get[key] or 0 for key in counts}
-
-
-ROWS = F.count(F.lit(1))
+def save_and_count(df, name):
+    """Write `df` as table `name`; its row count, observed during the write (no second pass, no extra job)."""
+    written = Observation(f"{name}_rows")
+    save_table(df.observe(written, F.count(F.lit(1)).alias("rows")), name)
+    return written.get["rows"]
 
 
 def clean_and_save(dataset):
@@ -84,10 +78,10 @@ def clean_and_save(dataset):
     # Count the records read and rejected while the cleaned table is written: one pass over the JSON.
     seen = Observation(f"{dataset}_read")
     observed = raw[dataset].observe(
-        seen, ROWS.alias("read"), F.sum(is_rejected(dataset).cast("long")).alias("rejected")
+        seen, F.count(F.lit(1)).alias("read"), F.sum(is_rejected(dataset).cast("long")).alias("rejected")
     )
     cleaned, _ = clean_dataset(observed, dataset)
-    n_cleaned = save_counting(cleaned, CLEAN_TABLES[dataset], rows=ROWS)["rows"]
+    n_cleaned = save_and_count(cleaned, CLEAN_TABLES[dataset])
     read, n_rejected = seen.get["read"], seen.get["rejected"] or 0
     if n_rejected:  # a second pass, only when something was rejected
         save_table(split_rejected(raw[dataset], dataset)[1], f"{USER_ID}_{dataset}_rejected")
@@ -118,9 +112,7 @@ show(counts_df)
 summary = query_summary({dataset: spark.table(name) for dataset, name in CLEAN_TABLES.items()})
 results = all_results(summary)
 RESULT_TABLES = {name: f"{USER_ID}_{name}" for name in results}
-saved = in_parallel(
-    lambda name: save_counting(results[name], RESULT_TABLES[name], rows=ROWS)["rows"], list(results)
-)
+saved = in_parallel(lambda name: save_and_count(results[name], RESULT_TABLES[name]), list(results))
 RESULT_ROWS = dict(zip(results, saved, strict=True))
 release_summary(summary)
 for name, table in RESULT_TABLES.items():

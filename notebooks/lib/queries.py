@@ -96,13 +96,13 @@ def query_summary(tables):
     facets = F.array(
         *[
             F.struct(
-                F.lit(facet).alias("facet"),
+                F.lit(name).alias("facet"),
                 *[
                     (F.col(k) if k in keys else F.lit(None)).cast(pins.schema[k].dataType).alias(k)
                     for k in FACET_KEYS
                 ],
             )
-            for facet, keys in FACETS.items()
+            for name, keys in FACETS.items()
         ]
     )
     counts = pins.select(F.inline(facets)).groupBy("facet", *FACET_KEYS).agg(F.count("*").alias("pins"))
