@@ -32,6 +32,7 @@ from emulation.payloads import (
     record_value,
     to_json_bytes,
 )
+from emulation.retry import RetryPolicy
 
 #: Kinesis PutRecords accepts at most this many records per call.
 KINESIS_MAX_RECORDS = 500
@@ -41,22 +42,6 @@ _KINESIS_TRANSIENT = ("ProvisionedThroughputExceededException", "InternalFailure
 
 class DeliveryError(Exception):
     """The API stayed unreachable or kept failing after every retry."""
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """`attempts` tries in all; before try n+1 wait uniform(0, min(cap, base * 2**n)) s, or Retry-After."""
-
-    attempts: int = 6
-    base: float = 0.25
-    cap: float = 10.0
-    max_retry_after: float = 60.0
-
-    def delay(self, retry: int, retry_after: float | None = None, rng: random.Random | None = None) -> float:
-        """Seconds to wait before retry number `retry` (0-based)."""
-        if retry_after is not None:
-            return max(0.0, min(retry_after, self.max_retry_after))
-        return (rng or random).uniform(0, min(self.cap, self.base * 2**retry))
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
