@@ -1,7 +1,13 @@
-"""Every resource name the pipeline derives from one `user_id` (DESIGN 3.2): topics, streams, bucket, tables."""
+"""Every resource name the pipeline derives from one `user_id` (DESIGN 3.2): topics, streams, bucket, tables.
+
+Table names start with the user id made safe for a metastore: every character other than a letter, a digit or `_`
+becomes `_` (`jane.doe` -> `jane_doe_pin_table`); Unity Catalog and the Hive metastore refuse `.` in a table
+name even when quoted. `notebooks/lib/tables.py` applies the same rule inside the notebooks.
+"""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 #: Source tables (DESIGN 3.1) keyed by the short dataset name used in topics, streams and tables.
@@ -25,8 +31,18 @@ class PipelineNames:
     def stream(self, dataset: str) -> str:
         return f"streaming-{self.user_id}-{_check(dataset)}"
 
+    @property
+    def table_prefix(self) -> str:
+        """The user id with every character other than `[A-Za-z0-9_]` replaced by `_`."""
+        return table_prefix(self.user_id)
+
     def table(self, dataset: str) -> str:
-        return f"{self.user_id}_{_check(dataset)}_table"
+        """The stream notebook's Delta table of `dataset` (the course's name): `<prefix>_<dataset>_table`."""
+        return f"{self.table_prefix}_{_check(dataset)}_table"
+
+    def batch_table(self, dataset: str) -> str:
+        """The batch notebook's cleaned table of `dataset`, overwritten daily: `<prefix>_<dataset>_batch`."""
+        return f"{self.table_prefix}_{_check(dataset)}_batch"
 
     @property
     def bucket(self) -> str:
@@ -44,6 +60,11 @@ class PipelineNames:
     @property
     def streams(self) -> dict[str, str]:
         return {d: self.stream(d) for d in DATASETS}
+
+
+def table_prefix(user_id: str) -> str:
+    """`user_id` as the start of a table name: characters other than `[A-Za-z0-9_]` become `_`."""
+    return re.sub(r"[^A-Za-z0-9_]", "_", user_id)
 
 
 def _check(dataset: str) -> str:

@@ -15,6 +15,7 @@ def test_every_name_derives_from_user_id() -> None:
     assert names.streams["geo"] == "streaming-0a1b2c3d4e5f-geo"
     assert names.bucket == "user-0a1b2c3d4e5f-bucket"
     assert names.table("user") == "0a1b2c3d4e5f_user_table"
+    assert names.batch_table("pin") == "0a1b2c3d4e5f_pin_batch"
     assert DATASETS == ("pin", "geo", "user")
 
 
@@ -28,3 +29,10 @@ def test_topic_regex_matches_only_this_users_topics() -> None:
 def test_unknown_dataset_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="unknown dataset 'pins'"):
         PipelineNames("u").topic("pins")
+
+
+def test_table_names_replace_what_a_metastore_refuses() -> None:
+    names = PipelineNames("jane.doe-1")
+    assert names.table("pin") == "jane_doe_1_pin_table"
+    assert names.batch_table("geo") == "jane_doe_1_geo_batch"
+    assert names.topic("pin") == "jane.doe-1.pin" and names.stream("user") == "streaming-jane.doe-1-user"
