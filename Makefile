@@ -5,7 +5,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 PYTHON ?= python3.11
-USER_ID ?= $(or $(shell sed -n 's/^USER_ID=//p' .env 2>/dev/null),demo)
+USER_ID ?= $(shell $(PY) -m emulation.config user-id 2>/dev/null || echo demo)
 STACK ?= host
 LAKE ?= .local/lake
 OUT ?= out/batch

@@ -1,11 +1,18 @@
-"""Emulator configuration: flags > environment > `.env` > terraform outputs (> defaults).
+"""Emulator configuration, and the one place every tool finds `.env` and the state directory.
 
-Settings and their environment names: `USER_ID`, `PIPELINE_API_URL` (the API Gateway invoke URL),
-`PIPELINE_API_KEY`, `PIPELINE_DB_URL`, `PIPELINE_TARGET` (`local`, the default, or `aws`). The API URL and key
-come from the terraform outputs (`invoke_url`, `api_key`, `topics`) when no higher source sets them: the file
-`make apply` / `make local-up` writes (`.local/outputs/<target>.json`), else
-`terraform -chdir=terraform/envs/<target> output -json`.
-Credentials never live in the repository: a gitignored `.env` (see `.env.example`) or the environment.
+Precedence: flags > environment > `.env` > terraform outputs (> defaults). Settings and their environment names:
+`USER_ID`, `PIPELINE_API_URL` (the API Gateway invoke URL), `PIPELINE_API_KEY`, `PIPELINE_DB_URL`,
+`PIPELINE_TARGET` (`local`, the default, or `aws`). The API URL and key come from the terraform outputs
+(`invoke_url`, `api_key`, `topics`) when no higher source sets them: the file `make local-up` / `make apply`
+writes (`<state dir>/outputs/<target>.json`), else (aws only) `terraform -chdir=terraform/envs/aws output -json`.
+
+Shared with the local stack (`local_stack/config.py` calls these, so there is one reader and one location):
+- `read_dotenv()`: the repository's `.env` (gitignored; see `.env.example`), parsed by python-dotenv;
+- `resolve_user_id()`: `USER_ID` from the environment, then `.env`, else `demo` (the Makefile's default too:
+  `python -m emulation.config user-id` prints it);
+- `default_state_dir()`: `$PIPELINE_STATE_DIR`, else `<repo>/.local` (logs, PIDs, terraform outputs,
+  checkpoints and dead letters; `python -m emulation.config state-dir` prints it).
+Credentials never live in the repository: a gitignored `.env` or the environment.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,8 +30,15 @@ from typing import Any
 from dotenv import dotenv_values
 
 from emulation.names import PipelineNames
-from emulation.source_db import DEFAULT_DB_URL
 
+#: The repository root: where `.env`, `.local/` and `terraform/` are.
+REPO_ROOT = Path(__file__).resolve().parent.parent
+#: The `.env` file every tool reads (the Makefile through `python -m emulation.config user-id`).
+DOTENV_FILE = REPO_ROOT / ".env"
+STATE_DIR_ENV = "PIPELINE_STATE_DIR"
+DEFAULT_USER_ID = "demo"
+#: The source database `make seed` writes (a SQLite file; relative to the working directory, as `make` runs).
+DEFAULT_DB_URL = "sqlite:///.local/source.db"
 TARGETS = ("local", "aws")
 ENV_NAMES = {
     "user_id": "USER_ID",
@@ -32,7 +47,7 @@ ENV_NAMES = {
     "db_url": "PIPELINE_DB_URL",
     "target": "PIPELINE_TARGET",
 }
-DEFAULTS = {"user_id": "demo", "db_url": DEFAULT_DB_URL, "target": "local"}
+DEFAULTS = {"user_id": DEFAULT_USER_ID, "db_url": DEFAULT_DB_URL, "target": "local"}
 
 
 class ConfigError(Exception):
@@ -48,7 +63,7 @@ class Config:
     api_key: str | None = field(repr=False)
     db_url: str = DEFAULT_DB_URL
     target: str = "local"
-    state_dir: Path = Path(".local")
+    state_dir: Path = field(default_factory=lambda: default_state_dir())
     #: Where each setting came from (`flag`, `env`, `.env`, `terraform`, `default`), for messages.
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
@@ -67,18 +82,47 @@ class Config:
             )
 
 
-def terraform_outputs(target: str, root: Path = Path(".")) -> dict[str, Any]:
+def read_dotenv(path: str | Path | None = None) -> dict[str, str]:
+    """The settings of a `.env` file (default: the repository's), parsed by python-dotenv (comments, quotes,
+    `export`); empty when the file is absent. A key with an empty value counts as unset and is left out."""
+    path = Path(DOTENV_FILE if path is None else path)
+    if not path.is_file():
+        return {}
+    return {key: value for key, value in dotenv_values(path).items() if value}
+
+
+def resolve_user_id(environ: Mapping[str, str] | None = None, dotenv_path: str | Path | None = None) -> str:
+    """`USER_ID` from the environment, then from `.env`, else `demo`."""
+    environ = os.environ if environ is None else environ
+    return environ.get("USER_ID") or read_dotenv(dotenv_path).get("USER_ID") or DEFAULT_USER_ID
+
+
+def default_state_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """`$PIPELINE_STATE_DIR` (made absolute), else `<repo>/.local`: where the local stack keeps its logs, PIDs
+    and terraform outputs and the emulator its checkpoints and dead letters."""
+    environ = os.environ if environ is None else environ
+    return Path(environ.get(STATE_DIR_ENV) or REPO_ROOT / ".local").absolute()
+
+
+def terraform_outputs(
+    target: str, *, state_dir: str | Path | None = None, root: Path = REPO_ROOT
+) -> dict[str, Any]:
     """Output values of `terraform/envs/<target>` (`{}` when there are none or terraform is absent).
 
-    The outputs file in terraform's JSON format that `make apply` (`.local/outputs/aws.json`) or `make local-up`
-    (`.local/outputs/local.json`) writes is read first (instant); `terraform output -json` otherwise.
+    The outputs file that `make local-up` (`<state dir>/outputs/local.json`) or `make apply`
+    (`.local/outputs/aws.json`) writes, in terraform's JSON format, is read first (instant). For `aws`,
+    `terraform output -json` otherwise; never for `local`, whose terraform state belongs to one state dir (the
+    stack writes the file on every `up`, so no file means no stack there).
     """
-    saved = root / ".local" / "outputs" / f"{target}.json"
+    state = default_state_dir() if state_dir is None else Path(state_dir)
+    saved = state / "outputs" / f"{target}.json"
     if saved.exists():
         try:
             return _values(json.loads(saved.read_text()))
         except json.JSONDecodeError:
             pass
+    if target == "local":
+        return {}
     return _terraform_output(root / "terraform" / "envs" / target)
 
 
@@ -132,18 +176,20 @@ def load_config(
     db_url: str | None = None,
     target: str | None = None,
     environ: Mapping[str, str] | None = None,
-    dotenv_path: str | Path = ".env",
+    dotenv_path: str | Path | None = None,
     outputs: Callable[[str], Mapping[str, Any]] | None = None,
-    state_dir: str | Path = ".local",
+    state_dir: str | Path | None = None,
 ) -> Config:
     """Resolve the configuration. Keyword arguments are the flags (None = not given).
 
-    `environ` defaults to `os.environ`; `outputs(target)` to `terraform_outputs` (only called when the API URL,
-    key or user id is still unset after flags, environment and `.env`).
+    `environ` defaults to `os.environ`, `dotenv_path` to the repository's `.env`, `state_dir` to
+    `default_state_dir(environ)`; `outputs(target)` to `terraform_outputs` of that state dir (only called when
+    the API URL, key or user id is still unset after flags, environment and `.env`).
     """
     environ = os.environ if environ is None else environ
+    state = default_state_dir(environ) if state_dir is None else Path(state_dir)
     flags = {"user_id": user_id, "api_url": api_url, "api_key": api_key, "db_url": db_url, "target": target}
-    dotenv = {k: v for k, v in dotenv_values(dotenv_path).items() if v} if Path(dotenv_path).exists() else {}
+    dotenv = read_dotenv(dotenv_path)
     values: dict[str, str] = {}
     sources: dict[str, str] = {}
     for key, env_name in ENV_NAMES.items():
@@ -159,7 +205,8 @@ def load_config(
     if chosen_target not in TARGETS:
         raise ConfigError(f"unknown target {chosen_target!r} ({ENV_NAMES['target']}): expected local or aws")
     if any(k not in values for k in ("api_url", "api_key", "user_id")):
-        for key, value in _from_outputs((outputs or terraform_outputs)(chosen_target)).items():
+        read = outputs or (lambda t: terraform_outputs(t, state_dir=state))
+        for key, value in _from_outputs(read(chosen_target)).items():
             if key not in values:
                 values[key], sources[key] = value, "terraform"
     for key, value in DEFAULTS.items():
@@ -171,6 +218,21 @@ def load_config(
         api_key=values.get("api_key"),
         db_url=values["db_url"],
         target=values["target"],
-        state_dir=Path(state_dir),
+        state_dir=state,
         sources=sources,
     )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m emulation.config user-id|state-dir`: print the resolved value (the Makefile's defaults)."""
+    args = sys.argv[1:] if argv is None else argv
+    commands = {"user-id": lambda: resolve_user_id(), "state-dir": lambda: str(default_state_dir())}
+    if len(args) != 1 or args[0] not in commands:
+        print(f"usage: python -m emulation.config {{{','.join(commands)}}}", file=sys.stderr)
+        return 2
+    print(commands[args[0]]())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

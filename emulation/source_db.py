@@ -31,10 +31,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import CursorResult, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
+from emulation.config import DEFAULT_DB_URL
 from emulation.generator import iter_chunks
-from emulation.names import SOURCE_TABLES
-
-DEFAULT_DB_URL = "sqlite:///.local/source.db"
 
 METADATA = MetaData()
 TABLES: dict[str, Table] = {
@@ -225,11 +223,6 @@ def _dicts(result: CursorResult[Any]) -> list[dict[str, Any]]:
     """Result rows as plain dicts with plain `str` keys (what JSON encoders expect)."""
     columns = [str(c) for c in result.keys()]  # noqa: SIM118 (a result, not a dict)
     return [dict(zip(columns, row, strict=True)) for row in result]
-
-
-def dataset_table(dataset: str) -> str:
-    """Source table name of a dataset (`pin` -> `pinterest_data`)."""
-    return SOURCE_TABLES[dataset]
 
 
 def safe_url(db_url: str) -> str:

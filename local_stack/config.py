@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from emulation import config as settings
 from emulation.names import PipelineNames
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -66,23 +67,13 @@ TERRAFORM_DIR = REPO_ROOT / "terraform" / "envs" / "local"
 
 
 def read_dotenv(path: Path = REPO_ROOT / ".env") -> dict[str, str]:
-    """`KEY=value` lines of a `.env` file (comments and blanks ignored); empty when the file is absent."""
-    values: dict[str, str] = {}
-    if not path.is_file():
-        return values
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, _, value = line.partition("=")
-        values[key.strip().removeprefix("export ").strip()] = value.strip().strip("'\"")
-    return values
+    """The settings of a `.env` file; empty when absent. The emulator's reader (python-dotenv), the only one."""
+    return settings.read_dotenv(path)
 
 
 def resolve_user_id(env: Mapping[str, str] | None = None, dotenv: Path = REPO_ROOT / ".env") -> str:
-    """`USER_ID` from the environment, then from `.env`, else `demo`."""
-    env = os.environ if env is None else env
-    return env.get("USER_ID") or read_dotenv(dotenv).get("USER_ID") or DEFAULT_USER_ID
+    """`USER_ID` from the environment, then from `.env`, else `demo` (`emulation.config.resolve_user_id`)."""
+    return settings.resolve_user_id(env, dotenv)
 
 
 def default_tf_plugin_dir(env: Mapping[str, str] | None = None) -> str | None:
@@ -134,7 +125,7 @@ class StackConfig:
             return int(raw)
 
         config = cls(
-            state_dir=Path(env.get("PIPELINE_STATE_DIR") or REPO_ROOT / ".local").absolute(),
+            state_dir=settings.default_state_dir(env),
             user_id=resolve_user_id(env),
             localstack_port=port("PIPELINE_LOCALSTACK_PORT", LOCALSTACK_PORT),
             tansu_port=port("PIPELINE_TANSU_PORT", TANSU_PORT),

@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from emulation.config import ConfigError, load_config, terraform_outputs
+from emulation.config import (
+    REPO_ROOT,
+    ConfigError,
+    default_state_dir,
+    load_config,
+    read_dotenv,
+    resolve_user_id,
+    terraform_outputs,
+)
+from local_stack.config import StackConfig
+from local_stack.config import resolve_user_id as stack_user_id
 
 
 def _outputs(values: dict[str, Any]) -> Any:
@@ -96,10 +109,10 @@ def test_aws_outputs_file_and_terraform_json_shape(tmp_path: Path) -> None:
             }
         )
     )
-    values = terraform_outputs("aws", root=tmp_path)
+    values = terraform_outputs("aws", state_dir=tmp_path / ".local", root=tmp_path)
     assert values["invoke_url"] == "https://abc.execute-api/prod" and values["api_key"] == "aws-key"
     config = load_config(
-        target="aws", environ={}, dotenv_path=tmp_path / "n", outputs=lambda t: terraform_outputs(t, tmp_path)
+        target="aws", environ={}, dotenv_path=tmp_path / "n", state_dir=tmp_path / ".local", outputs=None
     )
     assert (config.api_url, config.api_key, config.user_id) == (
         "https://abc.execute-api/prod",
@@ -107,7 +120,7 @@ def test_aws_outputs_file_and_terraform_json_shape(tmp_path: Path) -> None:
         "0a1b",
     )
     # No terraform state and no saved outputs for local: nothing found, no error.
-    assert terraform_outputs("local", root=tmp_path) == {}
+    assert terraform_outputs("local", state_dir=tmp_path / ".local", root=tmp_path) == {}
 
 
 def test_env_example_documents_every_setting_and_holds_no_secret() -> None:
@@ -117,3 +130,48 @@ def test_env_example_documents_every_setting_and_holds_no_secret() -> None:
     for name in ("USER_ID", "PIPELINE_API_URL", "PIPELINE_API_KEY", "PIPELINE_DB_URL", "PIPELINE_TARGET"):
         assert f"\n{name}=" in text
     assert values.api_key is None and values.api_url is None  # placeholders only
+
+
+def test_the_stack_state_dir_is_where_the_outputs_checkpoints_and_dead_letters_are(tmp_path: Path) -> None:
+    """Issue 11 item 10: `PIPELINE_STATE_DIR` moves the stack's outputs, and the emulator reads them there."""
+    state = tmp_path / "elsewhere"
+    env = {"PIPELINE_STATE_DIR": str(state)}
+    stack = StackConfig.from_env(env=env)
+    assert stack.state_dir == default_state_dir(env) == state
+    stack.outputs_file.parent.mkdir(parents=True)
+    stack.outputs_file.write_text(
+        json.dumps({"invoke_url": "http://stack/dev", "api_key": "k", "user_id": "su"})
+    )
+    config = load_config(environ=env, dotenv_path=tmp_path / "none")
+    assert (config.api_url, config.api_key, config.user_id) == ("http://stack/dev", "k", "su")
+    assert config.state_dir == state and config.sources["api_url"] == "terraform"
+    assert default_state_dir({}) == REPO_ROOT / ".local" == StackConfig.from_env(env={}).state_dir
+    relative = default_state_dir({"PIPELINE_STATE_DIR": "rel/state"})
+    assert relative.is_absolute() and relative == Path.cwd() / "rel" / "state"
+
+
+def test_one_dotenv_reader_for_the_emulator_the_stack_and_make(tmp_path: Path) -> None:
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("# mine\nexport USER_ID='jane.doe'  # a comment\nPIPELINE_API_URL=\nQUOTED=\"a b\"\n")
+    assert read_dotenv(dotenv) == {"USER_ID": "jane.doe", "QUOTED": "a b"}  # empty means unset
+    assert read_dotenv(tmp_path / "absent") == {}
+    assert resolve_user_id({}, dotenv) == "jane.doe" == stack_user_id({}, dotenv)
+    assert resolve_user_id({"USER_ID": "env"}, dotenv) == "env"
+    assert resolve_user_id({}, tmp_path / "absent") == "demo"
+    assert load_config(environ={}, dotenv_path=dotenv, outputs=lambda _t: {}).user_id == "jane.doe"
+
+
+def test_make_asks_python_for_the_default_user_id(tmp_path: Path) -> None:
+    """The Makefile's `USER_ID ?=` line runs `python -m emulation.config user-id`: env, then .env, else demo."""
+    line = next(x for x in (REPO_ROOT / "Makefile").read_text().splitlines() if x.startswith("USER_ID ?="))
+    assert "-m emulation.config user-id" in line
+    env = {k: v for k, v in os.environ.items() if k != "USER_ID"} | {"PYTHONPATH": str(REPO_ROOT)}
+    run = [sys.executable, "-m", "emulation.config", "user-id"]
+    done = subprocess.run(run, capture_output=True, text=True, cwd=REPO_ROOT, env=env, timeout=30)
+    assert done.returncode == 0 and done.stdout.strip() == resolve_user_id(env)
+    done = subprocess.run(
+        run, capture_output=True, text=True, cwd=tmp_path, env={**env, "USER_ID": "x.y"}, timeout=30
+    )
+    assert done.stdout.strip() == "x.y"
+    bad = subprocess.run([*run[:-1], "nope"], capture_output=True, text=True, cwd=REPO_ROOT, timeout=30)
+    assert bad.returncode == 2 and "usage" in bad.stderr

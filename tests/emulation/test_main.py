@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+import emulation.config
 from emulation.__main__ import main
 from emulation.source_db import SourceReader
 
@@ -22,9 +23,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """A clean working directory and environment: no .env, no terraform outputs, no settings."""
+    """A clean working directory and environment: no settings; `.env` and the state dir (no terraform outputs)
+    in the working directory."""
     for name in ("USER_ID", "PIPELINE_API_URL", "PIPELINE_API_KEY", "PIPELINE_DB_URL", "PIPELINE_TARGET"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PIPELINE_STATE_DIR", str(tmp_path / ".local"))
+    monkeypatch.setattr(emulation.config, "DOTENV_FILE", tmp_path / ".env")
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
