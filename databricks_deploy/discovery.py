@@ -77,12 +77,19 @@ def plan(root: Path, folder: str) -> Iterator[str]:
         yield f"skip {path}: not a Databricks source notebook"
 
 
-def batch_notebook_name(root: Path, default: str) -> str:
-    """Workspace name (relative path, no extension) of the one notebook whose file name contains `batch`."""
+def notebook_name(root: Path, keyword: str, default: str) -> str:
+    """Workspace name (relative path, no extension) of the notebook named `keyword` (say `batch`, `stream`).
+
+    A notebook whose file name is exactly `<keyword>.py` wins; otherwise the one notebook whose file name contains
+    `keyword`; `default` when there is none (or no `root`).
+    """
     if not root.is_dir():
         return default
     notebooks, _ = find_notebooks(root, "")
-    names = [nb.remote.lstrip("/") for nb in notebooks if "batch" in nb.local.stem.lower()]
-    if len(names) > 1:
-        raise DeployError(f"several batch notebooks ({', '.join(names)}): choose one with --notebook")
-    return names[0] if names else default
+    for match in (lambda stem: stem == keyword, lambda stem: keyword in stem):
+        names = [nb.remote.lstrip("/") for nb in notebooks if match(nb.local.stem.lower())]
+        if len(names) > 1:
+            raise DeployError(f"several {keyword} notebooks ({', '.join(names)}): choose one with --notebook")
+        if names:
+            return names[0]
+    return default

@@ -1,6 +1,6 @@
-"""Create or update (by name, idempotently) the Databricks job that runs the batch notebook.
+"""Create or update (by name, idempotently) the Databricks jobs that run the batch and the stream notebooks.
 
-Airflow triggers the job by name, so there must be exactly one job of that name: an existing one is reset to
+Airflow triggers the batch job by name, so there must be exactly one job of each name: an existing one is reset to
 the new settings, otherwise one is created.
 """
 
@@ -10,10 +10,10 @@ from databricks.sdk import WorkspaceClient
 from databricks.sdk.service.jobs import JobSettings
 
 from databricks_deploy.discovery import DeployError
-from databricks_deploy.job_spec import JobSpec, job_settings
+from databricks_deploy.job_spec import JobSpec, StreamJobSpec, job_settings
 
 
-def deploy_job(client: WorkspaceClient, spec: JobSpec) -> tuple[int, str]:
+def deploy_job(client: WorkspaceClient, spec: JobSpec | StreamJobSpec) -> tuple[int, str]:
     """Create the job, or reset the one with the same name to these settings; returns (job id, created|updated)."""
     settings = JobSettings.from_dict(job_settings(spec))
     matches = [

@@ -67,7 +67,7 @@ CHECK_TASK_ID = "check_results"
 # Defaults shared with `databricks_deploy` (tests/airflow checks that they agree).
 DEFAULT_FOLDER = "/Shared/pinterest-pipeline"
 DEFAULT_LAKE_ACCESS = "direct"
-DEFAULT_SPARK_VERSION = "15.4.x-scala2.12"
+DEFAULT_SPARK_VERSION = "18.0.x-scala2.13"
 DEFAULT_NODE_TYPE = "m5d.large"
 RUN_TIMEOUT = timedelta(hours=2)  # enforced by Databricks on the run
 TASK_TIMEOUT = RUN_TIMEOUT + timedelta(minutes=30)  # enforced by Airflow; on_kill cancels the run

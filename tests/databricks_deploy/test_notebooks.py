@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from databricks.sdk.errors import PermissionDenied
 
-from databricks_deploy.discovery import DeployError, find_notebooks, plan
+from databricks_deploy.discovery import DeployError, find_notebooks, notebook_name, plan
 from databricks_deploy.notebooks import import_notebooks
 
 HEADER = "# Databricks notebook source\n"
@@ -113,3 +113,16 @@ def test_plan_contacts_nothing(source):
     assert f"would ensure folder {FOLDER}/lib" in lines
     assert any(line.startswith(f"would import {source / 'batch.py'} -> {FOLDER}/batch") for line in lines)
     assert any("helper.py" in line and line.startswith("skip") for line in lines)
+
+
+def test_the_job_notebooks_are_found_by_name(source):
+    (source / "stream.py").write_text(HEADER + "print('stream')\n")
+    (source / "lib" / "stream_source.py").write_text(HEADER + "KINESIS = 'kinesis'\n")
+    assert notebook_name(source, "batch", "x") == "batch"
+    assert notebook_name(source, "stream", "x") == "stream"  # the exact name wins over lib/stream_source
+    (source / "stream.py").unlink()
+    assert notebook_name(source, "stream", "x") == "lib/stream_source"
+    (source / "lib" / "stream_utils.py").write_text(HEADER + "pass\n")
+    with pytest.raises(DeployError, match="several stream notebooks"):
+        notebook_name(source, "stream", "x")
+    assert notebook_name(source / "missing", "stream", "stream") == "stream"
