@@ -2,15 +2,19 @@
 
 Checks the outputs the emulator and supervisor read, the bucket's security settings, the three streams, the
 API's routes and API-key enforcement, a record's round trip through the Kinesis integration (on a stream of
-its own, created and deleted through the API, so the pipeline's streams are untouched) and that `/{proxy+}`
-reaches the REST Proxy.
+its own, created and deleted through the API, so the pipeline's streams are untouched), that partition keys
+and stream names with JSON-special characters survive the mapping templates, and that `/{proxy+}` reaches the
+REST Proxy.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import uuid
+from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 import pytest
@@ -166,6 +170,107 @@ def test_records_round_trip_through_the_kinesis_integration(
     finally:
         deleted = api.delete(f"{base}/streams/{stream}", timeout=TIMEOUT)
         assert deleted.status_code == 200, deleted.text
+
+
+# Partition keys the mapping templates must pass through exactly: JSON's special characters, a key ending in a
+# backslash, the single quote $util.escapeJavaScript over-escapes, non-ASCII (an emoji needs a surrogate pair),
+# control characters, '/' (escaped as '\/' on AWS) and VTL syntax, which must stay data. (A whitespace-only key
+# is left out: LocalStack's escapeJavaScript turns it into "{}", AWS's does not.)
+TRICKY_KEYS = [
+    'say "hi"',
+    "back\\slash\\",
+    "it's",
+    "\\'\"",
+    "ünïcødé-日本-😀",
+    "tab\there\nnewline",
+    "a/b",
+    "$input.body #set($x = 1) ${x}",
+    'x", "StreamName": "injected',
+]
+
+
+@pytest.fixture
+def scratch_stream(aws) -> Iterator[str]:
+    """An on-demand stream of this test's own (created with boto3, deleted afterwards)."""
+    kinesis, stream = aws("kinesis"), f"tf-test-{uuid.uuid4().hex[:10]}"
+    kinesis.create_stream(StreamName=stream, StreamModeDetails={"StreamMode": "ON_DEMAND"})
+    try:
+        kinesis.get_waiter("stream_exists").wait(
+            StreamName=stream, WaiterConfig={"Delay": 0.5, "MaxAttempts": 120}
+        )
+        yield stream
+    finally:
+        kinesis.delete_stream(StreamName=stream, EnforceConsumerDeletion=True)
+
+
+def _by_sequence_number(kinesis, stream: str) -> dict[str, dict[str, Any]]:
+    return {r["SequenceNumber"]: r for r in _read_all(kinesis, stream)}
+
+
+def test_partition_keys_round_trip_through_put_record(
+    aws, outputs: dict[str, Any], api: requests.Session, scratch_stream: str
+) -> None:
+    url = f"{outputs['invoke_url']}/streams/{scratch_stream}/record"
+    sent = {}
+    for index, key in enumerate(TRICKY_KEYS):
+        data = {"ind": index, "key": key}
+        response = api.put(
+            url, json={"StreamName": scratch_stream, "Data": data, "PartitionKey": key}, timeout=TIMEOUT
+        )
+        assert response.status_code == 200, (key, response.text)
+        sent[response.json()["SequenceNumber"]] = (key, data)
+
+    stored = _by_sequence_number(aws("kinesis"), scratch_stream)
+    assert set(stored) == set(sent)
+    for sequence_number, (key, data) in sent.items():
+        assert stored[sequence_number]["PartitionKey"] == key
+        assert json.loads(stored[sequence_number]["Data"]) == data
+
+
+def test_partition_keys_round_trip_through_put_records(
+    aws, outputs: dict[str, Any], api: requests.Session, scratch_stream: str
+) -> None:
+    records = [{"Data": {"ind": i, "key": key}, "PartitionKey": key} for i, key in enumerate(TRICKY_KEYS)]
+    response = api.put(
+        f"{outputs['invoke_url']}/streams/{scratch_stream}/records",
+        json={"StreamName": scratch_stream, "Records": records},
+        timeout=TIMEOUT,
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["FailedRecordCount"] == 0 and len(body["Records"]) == len(records)
+
+    stored = _by_sequence_number(aws("kinesis"), scratch_stream)
+    # PutRecords answers in request order: entry i is record i.
+    for sent, result in zip(records, body["Records"], strict=True):
+        got = stored[result["SequenceNumber"]]
+        assert got["PartitionKey"] == sent["PartitionKey"]
+        assert json.loads(got["Data"]) == sent["Data"]
+    assert len(stored) == len(records)
+
+
+def test_stream_name_is_escaped_into_the_kinesis_request(outputs: dict[str, Any]) -> None:
+    # A raw double quote and backslash in the path (LocalStack passes path parameters through undecoded):
+    # Kinesis must receive them as the stream name and refuse that name, not get a body that is not JSON.
+    name = 'bad"na\\me'
+    url = urlsplit(outputs["invoke_url"])
+    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=TIMEOUT)
+    body = json.dumps({"Data": {"ind": 1}, "PartitionKey": "k"}).encode()
+    try:
+        connection.request(
+            "PUT",
+            f"{url.path}/streams/{name}/record",
+            body=body,
+            headers={"x-api-key": outputs["api_key"], "Content-Type": "application/json"},
+        )
+        response = connection.getresponse()
+        status, text = response.status, response.read().decode()
+    finally:
+        connection.close()
+    assert status == 400, text
+    error = json.loads(text)
+    assert error["__type"] == "InvalidArgumentException", error
+    assert name in error["message"], error
 
 
 def test_unknown_stream_is_a_400_with_the_kinesis_error(

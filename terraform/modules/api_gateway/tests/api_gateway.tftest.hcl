@@ -82,7 +82,7 @@ run "openapi_routes_and_integrations" {
     error_message = "The /streams methods must map onto ListStreams, DescribeStream, CreateStream, DeleteStream, PutRecord and PutRecords."
   }
 
-  # DESIGN 3.5: the client sends Data as a JSON object; the integration base64-encodes its JSON text.
+  # docs/data-contracts.md 3.5: the client sends Data as a JSON object; the integration base64-encodes its JSON text.
   assert {
     condition = strcontains(
       jsondecode(aws_api_gateway_rest_api.this.body).paths["/streams/{stream-name}/record"].put["x-amazon-apigateway-integration"].requestTemplates["application/json"],
@@ -97,6 +97,35 @@ run "openapi_routes_and_integrations" {
       "$util.base64Encode($input.json(\"$.Records[$foreach.index].Data\"))",
     )
     error_message = "PutRecords must base64-encode the JSON of each record's Data."
+  }
+
+  # Partition keys are rendered by $input.json (a whole JSON string literal, escaped), never pasted raw.
+  assert {
+    condition = alltrue([
+      strcontains(
+        jsondecode(aws_api_gateway_rest_api.this.body).paths["/streams/{stream-name}/record"].put["x-amazon-apigateway-integration"].requestTemplates["application/json"],
+        "\"PartitionKey\": $input.json('$.PartitionKey')",
+      ),
+      strcontains(
+        jsondecode(aws_api_gateway_rest_api.this.body).paths["/streams/{stream-name}/records"].put["x-amazon-apigateway-integration"].requestTemplates["application/json"],
+        "\"PartitionKey\": $input.json(\"$.Records[$foreach.index].PartitionKey\")",
+      ),
+    ])
+    error_message = "PutRecord and PutRecords must render each PartitionKey with $input.json."
+  }
+
+  # Every Kinesis request that names a stream takes it from the path, escaped for a JSON string.
+  assert {
+    condition = alltrue([
+      for op in [
+        ["/streams/{stream-name}", "get"], ["/streams/{stream-name}", "post"], ["/streams/{stream-name}", "delete"],
+        ["/streams/{stream-name}/record", "put"], ["/streams/{stream-name}/records", "put"],
+        ] : strcontains(
+        jsondecode(aws_api_gateway_rest_api.this.body).paths[op[0]][op[1]]["x-amazon-apigateway-integration"].requestTemplates["application/json"],
+        "\"StreamName\": \"$util.escapeJavaScript($input.params('stream-name'))\"",
+      )
+    ])
+    error_message = "Every StreamName must be the path parameter passed through $util.escapeJavaScript."
   }
 
   assert {
