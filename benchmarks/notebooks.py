@@ -11,8 +11,10 @@ ratio <= 8.
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import os
+import runpy
 import shutil
 import subprocess
 import sys
@@ -204,17 +206,10 @@ def duckdb_sql(lake: Path) -> list[str]:
     ]
 
 
-RESULTS = (
-    "popular_category_by_country",
-    "popular_category_by_year",
-    "top_user_by_country",
-    "top_country_by_followers",
-    "popular_category_by_age_group",
-    "median_followers_by_age_group",
-    "users_joined_by_year",
-    "median_followers_by_join_year",
-    "median_followers_by_join_year_and_age_group",
-)
+@functools.cache
+def result_names() -> tuple[str, ...]:
+    """The nine result names: `RESULT_NAMES` of notebooks/lib/queries.py, the one list."""
+    return runpy.run_path(str(REPO / "notebooks" / "lib" / "queries.py"))["RESULT_NAMES"]
 
 
 def duckdb_results(lake: Path, threads: int = 2) -> tuple[float, dict[str, set[tuple[str, ...]]]]:
@@ -227,7 +222,7 @@ def duckdb_results(lake: Path, threads: int = 2) -> tuple[float, dict[str, set[t
         con.execute(statement)
     results = {
         name: {tuple(str(v) for v in row) for row in con.execute(f"SELECT * FROM {name}").fetchall()}
-        for name in RESULTS
+        for name in result_names()
     }
     seconds = time.perf_counter() - started
     con.close()
@@ -236,7 +231,7 @@ def duckdb_results(lake: Path, threads: int = 2) -> tuple[float, dict[str, set[t
 
 def csv_results(out: Path) -> dict[str, set[tuple[str, ...]]]:
     results = {}
-    for name in RESULTS:
+    for name in result_names():
         with (out / f"{name}.csv").open(newline="") as handle:
             results[name] = {tuple(r) for r in list(csv.reader(handle))[1:]}
     return results

@@ -108,17 +108,6 @@ EXPECTED = {
         ("+50", 2018, 1000),
     },
 }
-COLUMNS = {
-    "popular_category_by_country": ["country", "category", "category_count"],
-    "popular_category_by_year": ["post_year", "category", "category_count"],
-    "top_user_by_country": ["country", "poster_name", "follower_count"],
-    "top_country_by_followers": ["country", "follower_count"],
-    "popular_category_by_age_group": ["age_group", "category", "category_count"],
-    "median_followers_by_age_group": ["age_group", "median_follower_count"],
-    "users_joined_by_year": ["post_year", "number_users_joined"],
-    "median_followers_by_join_year": ["post_year", "median_follower_count"],
-    "median_followers_by_join_year_and_age_group": ["age_group", "post_year", "median_follower_count"],
-}
 
 
 @pytest.fixture(scope="module")
@@ -141,8 +130,12 @@ def results(nb: dict[str, Any], tables: dict[str, Any]) -> dict[str, Any]:
     return nb["all_results"](nb["query_summary"](tables))
 
 
-def test_the_nine_results_have_the_design_names_and_columns(results: dict[str, Any]) -> None:
-    assert {name: df.columns for name, df in results.items()} == COLUMNS
+def test_the_nine_results_have_the_design_names_and_columns(
+    nb: dict[str, Any], results: dict[str, Any]
+) -> None:
+    # RESULT_NAMES / RESULT_COLUMNS are docs/data-contracts.md 3.7 (tests/databricks_deploy/test_result_names.py)
+    assert tuple(results) == nb["RESULT_NAMES"]
+    assert {name: tuple(df.columns) for name, df in results.items()} == nb["RESULT_COLUMNS"]
 
 
 @pytest.mark.parametrize("name", list(EXPECTED))
@@ -190,9 +183,9 @@ def test_empty_tables_give_empty_results_with_the_columns(spark: Any, nb: dict[s
         "user": spark.createDataFrame([], USER_SCHEMA),
     }
     summary = nb["query_summary"](empty)
-    for name, columns in COLUMNS.items():
+    for name, columns in nb["RESULT_COLUMNS"].items():
         result = nb["query_result"](name, summary)
-        assert result.columns == columns
+        assert tuple(result.columns) == columns
         assert result.count() == 0
 
 
