@@ -1,17 +1,24 @@
-"""The MSK Connect S3 sink stand-in: consume `<user_id>.*` topics and write the lake layout of DESIGN 3.4.
+"""The MSK Connect S3 sink stand-in: consume `<user_id>.*` topics and write the lake layout (docs/data-contracts.md 3.4).
 
 Behaviour (what the Confluent S3 sink with `flush.size` and `rotate.schedule.interval.ms` does):
 
 - topics matching `--topics-regex` (full match) are discovered by listing metadata every few seconds;
   partitions are taken with `assign()` (no consumer-group join: Tansu holds a join for half the session timeout);
+  a partition is recorded only once it is assigned, so one whose resume point cannot be read yet (S3 down) is
+  simply tried again at the next discovery;
 - one object per `flush.size` records per partition, plus a wall-clock rotation so low-traffic partitions still
   flush; the object key comes from `lake_layout.object_key` (start offset), the body is one JSON value per line;
 - offsets are committed to the consumer group only after the object is written. On start, each partition
   resumes from the larger of the committed offset and the end of the lake's last object for it (its
   `end-offset` metadata), so a crash between write and commit neither loses nor duplicates records; records
   below the resume point that the broker hands out again are skipped;
+- a record that cannot be buffered (an unexpected client error) rewinds its partition to that record, so nothing
+  after it in the same batch is skipped; a value that is not JSON (or too deeply nested to parse) is kept as a
+  string;
 - SIGTERM/SIGINT flush every buffer (`flush_all`) before exit; a status file (`--status-file`) reports
-  liveness and per-partition progress for the supervisor.
+  liveness and per-partition progress for the supervisor;
+- every wait between attempts (S3 or broker errors, the final flush, reaching S3 at start) is the project's one
+  retry policy, `emulation.retry.RetryPolicy`.
 
 Run `python -m local_stack.s3_sink --help`.
 """
@@ -22,7 +29,6 @@ import argparse
 import json
 import logging
 import os
-import random
 import re
 import signal
 import sys
@@ -32,12 +38,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from emulation.retry import RetryPolicy
 from local_stack.lake_layout import encode_values, iter_lake_objects, object_key
 
 log = logging.getLogger("s3_sink")
 
 END_OFFSET_METADATA = "end-offset"  # S3 user metadata: offset after the object's last record
 STATUS_MAX_AGE_S = 15.0
+#: Waits of the worker loop after an S3 or broker error (no limit: the worker keeps its buffers and retries).
+LOOP_RETRY = RetryPolicy(attempts=None, base=0.5, cap=15.0)
+#: Waits between tries of the final flush on SIGTERM, bounded by `final_flush_timeout`.
+FINAL_FLUSH_RETRY = RetryPolicy(attempts=None, base=0.5, cap=2.0)
+#: Waits while S3 does not answer at start, bounded by `--connect-timeout`.
+CONNECT_RETRY = RetryPolicy(attempts=None, base=0.5, cap=4.0)
 
 
 @dataclass
@@ -53,13 +66,17 @@ class PartitionState:
 
 
 def decode_value(raw: bytes | None) -> Any:
-    """A record value as the JSON it carries; a non-JSON value is kept as a string (never dropped)."""
+    """A record value as the JSON it carries; a value that is not JSON, or that the parser cannot take (nested
+    deeper than its recursion limit), is kept as a string (never dropped)."""
     if raw is None:
         return None
     try:
         return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        log.warning("record value is not JSON; writing it as a JSON string")
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        log.warning(
+            "record value is not JSON the parser can read (%s); writing it as a JSON string",
+            type(exc).__name__,
+        )
         return raw.decode(errors="replace")
 
 
@@ -121,14 +138,27 @@ class S3Sink:
             (tp.topic, tp.partition): tp.offset
             for tp in self.consumer.committed([TopicPartition(t, p) for t, p in new], timeout=10)
         }
-        assignment = []
+        states: list[PartitionState] = []
+        failure: Exception | None = None
         for topic, partition in new:
-            start = max(committed.get((topic, partition), -1), self.lake_end_offset(topic, partition), 0)
-            self.partitions[(topic, partition)] = PartitionState(topic, partition, start, start)
-            assignment.append(TopicPartition(topic, partition, start))
-            log.info("assigned %s[%d] from offset %d", topic, partition, start)
-        self.consumer.incremental_assign(assignment)
-        return new
+            try:
+                start = max(committed.get((topic, partition), -1), self.lake_end_offset(topic, partition), 0)
+            except Exception as exc:  # not recorded: the next discovery tries this partition again
+                log.warning("cannot read where %s[%d] resumes (%s); retrying", topic, partition, exc)
+                failure = failure or exc
+                continue
+            states.append(PartitionState(topic, partition, start, start))
+        if states:
+            # Recorded only once assigned: a partition known but never assigned would never be consumed.
+            self.consumer.incremental_assign(
+                [TopicPartition(s.topic, s.partition, s.next_offset) for s in states]
+            )
+            for state in states:
+                self.partitions[(state.topic, state.partition)] = state
+                log.info("assigned %s[%d] from offset %d", state.topic, state.partition, state.next_offset)
+        if failure is not None:
+            raise failure  # the worker loop backs off; the partitions assigned above are consumed meanwhile
+        return [(s.topic, s.partition) for s in states]
 
     def lake_end_offset(self, topic: str, partition: int) -> int:
         """Offset after the last record the lake holds for this partition (0 when it holds none)."""
@@ -162,15 +192,37 @@ class S3Sink:
         from confluent_kafka import KafkaError
 
         buffered = 0
+        failed: dict[tuple[str, int], tuple[int, Exception]] = {}
         for message in self.consumer.consume(num_messages=max_records, timeout=timeout):
             error = message.error()
             if error is not None:
                 if error.code() != KafkaError._PARTITION_EOF:
                     log.warning("consumer error: %s", error)
                 continue
-            buffered += self.add(message.topic(), message.partition(), message.offset(), message.value())
+            key = (message.topic(), message.partition())
+            if key in failed:  # read again after the rewind below, in order
+                continue
+            try:
+                buffered += self.add(key[0], key[1], message.offset(), message.value())
+            except Exception as exc:
+                failed[key] = (message.offset(), exc)
+        for (topic, partition), (offset, exc) in failed.items():
+            self._rewind(topic, partition, offset)
+            log.warning("could not buffer %s[%d]@%d (%s); reading it again", topic, partition, offset, exc)
         self._backpressure()
+        if failed:
+            raise next(iter(failed.values()))[1]
         return buffered
+
+    def _rewind(self, topic: str, partition: int, offset: int) -> None:
+        """Make the consumer hand out `offset` (and what follows) again."""
+        from confluent_kafka import KafkaException, TopicPartition
+
+        try:
+            self.consumer.seek(TopicPartition(topic, partition, offset))
+        except KafkaException:  # not fetching yet: assign again at the offset
+            self.consumer.incremental_unassign([TopicPartition(topic, partition)])
+            self.consumer.incremental_assign([TopicPartition(topic, partition, offset)])
 
     def _backpressure(self) -> None:
         """Pause partitions whose buffer is full, resume those that drained (the position is kept)."""
@@ -282,14 +334,6 @@ def status_is_fresh(path: Path, max_age: float = STATUS_MAX_AGE_S) -> bool:
 
 
 # --- process -----------------------------------------------------------------------------------------
-def backoff_delays(base: float = 0.5, cap: float = 15.0) -> Any:
-    """Exponential backoff with full jitter: 0..base, 0..2*base, ... capped at `cap` seconds."""
-    attempt = 0
-    while True:
-        yield random.uniform(0, min(cap, base * 2**attempt))
-        attempt += 1
-
-
 def make_consumer(bootstrap_servers: str, group_id: str) -> Any:
     from confluent_kafka import Consumer
 
@@ -328,14 +372,14 @@ def run(
     sink: S3Sink, status_file: Path | None, should_stop: Callable[[], bool], final_flush_timeout: float = 10.0
 ) -> None:
     """The worker loop: discover, poll, flush; on stop, flush everything. S3/broker errors back off and retry."""
-    delays = backoff_delays()
+    delays = LOOP_RETRY.delays()
     last_status = 0.0
     while not should_stop():
         try:
             sink.discover()
             sink.poll()
             sink.flush_due()
-            delays = backoff_delays()
+            delays = LOOP_RETRY.delays()
         except Exception as exc:  # keep buffers, retry after a backoff; nothing is committed unwritten
             delay = next(delays)
             log.warning("sink loop error (%s: %s); retrying in %.1fs", type(exc).__name__, exc, delay)
@@ -344,16 +388,14 @@ def run(
         if status_file is not None and time.monotonic() - last_status >= 0.5:
             write_status(status_file, sink.status())
             last_status = time.monotonic()
-    deadline = time.monotonic() + final_flush_timeout
-    for delay in backoff_delays(cap=2.0):
-        try:
-            sink.flush_all()
-            break
-        except Exception as exc:
-            if time.monotonic() + delay > deadline:
-                log.error("final flush failed (%s); unwritten records will be re-read on restart", exc)
-                break
-            time.sleep(delay)
+
+    def retrying(retry: int, exc: BaseException, delay: float) -> None:
+        log.warning("final flush failed (%s); retrying in %.1fs", exc, delay)
+
+    try:
+        FINAL_FLUSH_RETRY.call(sink.flush_all, deadline=final_flush_timeout, on_retry=retrying)
+    except Exception as exc:
+        log.error("final flush failed (%s); unwritten records will be re-read on restart", exc)
     if status_file is not None:
         write_status(status_file, sink.status() | {"stopped": True, "updated_at": 0})
 
@@ -417,23 +459,22 @@ def main(argv: list[str] | None = None) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
 
     s3 = make_s3(args.endpoint_url, args.region)
-    deadline = time.monotonic() + args.connect_timeout
-    for delay in backoff_delays(cap=4.0):
-        try:
-            s3.head_bucket(Bucket=args.bucket)
-            break
-        except ClientError as exc:
-            print(
-                f"s3-sink: bucket {args.bucket!r} is not reachable at {args.endpoint_url or 'AWS'} "
-                f"({exc.response.get('Error', {}).get('Code')}); create it first (terraform apply of envs/local)",
-                file=sys.stderr,
-            )
-            return 2
-        except BotoCoreError as exc:
-            if time.monotonic() + delay > deadline:
-                print(f"s3-sink: cannot reach S3 at {args.endpoint_url}: {exc}", file=sys.stderr)
-                return 2
-            time.sleep(delay)
+    try:
+        CONNECT_RETRY.call(
+            lambda: s3.head_bucket(Bucket=args.bucket),
+            retry_on=(BotoCoreError,),
+            deadline=args.connect_timeout,
+        )
+    except ClientError as exc:
+        print(
+            f"s3-sink: bucket {args.bucket!r} is not reachable at {args.endpoint_url or 'AWS'} "
+            f"({exc.response.get('Error', {}).get('Code')}); create it first (terraform apply of envs/local)",
+            file=sys.stderr,
+        )
+        return 2
+    except BotoCoreError as exc:
+        print(f"s3-sink: cannot reach S3 at {args.endpoint_url}: {exc}", file=sys.stderr)
+        return 2
     sink = S3Sink(
         make_consumer(args.bootstrap_servers, args.group_id),
         s3,

@@ -5,6 +5,7 @@ The real sink against real Tansu and LocalStack S3 is covered by test_stack_inte
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -35,7 +36,6 @@ from local_stack.lake_layout import (
 from local_stack.s3_sink import (
     END_OFFSET_METADATA,
     S3Sink,
-    backoff_delays,
     decode_value,
     main,
     make_s3,
@@ -334,12 +334,6 @@ def test_parse_object_key_round_trips_and_rejects_other_keys() -> None:
     assert parse_object_key("topics/u.pin/partition=1/u.pin+0+0000000000.json") is None
 
 
-def test_backoff_grows_exponentially_with_jitter_and_a_cap() -> None:
-    delays = backoff_delays(base=1.0, cap=8.0)
-    samples = [next(delays) for _ in range(8)]
-    assert all(0 <= d <= min(8.0, 2**i) for i, d in enumerate(samples))
-
-
 def test_cli_rejects_bad_input_with_a_clear_message(capsys: pytest.CaptureFixture[str]) -> None:
     base = ["--bootstrap-servers", "127.0.0.1:1", "--bucket", "b"]
     with pytest.raises(SystemExit) as exit_:
@@ -589,3 +583,90 @@ def _post_ok(url: str, batch: list[dict[str, Any]]) -> bool:
         return True
     except (AssertionError, requests.RequestException):
         return False
+
+
+# --- defect 7: no stall and no skip when discovery or buffering fails part-way --------------------------
+class FlakyListS3(FakeS3):
+    """Listing the objects of the named topic fails `failures` times (S3 hiccup during discovery)."""
+
+    def __init__(self, topic: str, failures: int = 1) -> None:
+        super().__init__()
+        self.topic, self.failures = topic, failures
+
+    def get_paginator(self, name: str) -> Any:
+        inner = super().get_paginator(name)
+
+        def paginate(Bucket: str, Prefix: str) -> list[dict[str, Any]]:
+            if self.failures and Prefix == f"topics/{self.topic}/":
+                self.failures -= 1
+                raise ConnectionError("S3 unavailable")
+            return inner.paginate(Bucket=Bucket, Prefix=Prefix)
+
+        return SimpleNamespace(paginate=paginate)
+
+
+def test_a_partition_whose_resume_point_cannot_be_read_is_retried_and_none_is_left_unassigned() -> None:
+    consumer, s3, clock = FakeConsumer(), FlakyListS3("u.user"), Clock()
+    for topic in ("u.geo", "u.pin", "u.user"):
+        consumer.produce(topic, rows(0, 10))
+    sink = make_sink(consumer, s3, clock)
+    with contextlib.suppress(ConnectionError):
+        sink.discover(force=True)  # u.geo and u.pin resume fine, u.user's lake listing fails
+    assert set(sink.partitions) == set(consumer.positions)  # nothing recorded without being assigned
+    drain(sink)  # the next discovery takes u.user too
+    sink.flush_all()
+    for topic in ("u.geo", "u.pin", "u.user"):
+        assert [v["ind"] for v in read_lake_values(s3, "lake", topic)] == list(range(10)), topic
+
+
+class PoisonMessage(FakeMessage):
+    """A message whose value cannot be read the first `failures` times (a client-side hiccup)."""
+
+    failures = 1
+
+    def value(self) -> bytes:
+        if PoisonMessage.failures:
+            PoisonMessage.failures -= 1
+            raise RuntimeError("value unreadable")
+        return super().value()
+
+
+class PoisonConsumer(FakeConsumer):
+    """Hands out offset 4 of u.pin as a PoisonMessage."""
+
+    def consume(self, num_messages: int, timeout: float) -> list[FakeMessage]:
+        return [
+            PoisonMessage(m._topic, m._partition, m._offset, m._value) if m._offset == 4 else m
+            for m in super().consume(num_messages, timeout)
+        ]
+
+    def seek(self, tp: TopicPartition) -> None:
+        self.positions[(tp.topic, tp.partition)] = tp.offset
+
+
+def test_an_error_while_buffering_drops_nothing_of_the_rest_of_the_batch() -> None:
+    PoisonMessage.failures = 1
+    consumer, s3, clock = PoisonConsumer(), FakeS3(), Clock()
+    consumer.produce("u.pin", rows(0, 10))
+    sink = make_sink(consumer, s3, clock)
+    sink.discover(force=True)
+    with contextlib.suppress(RuntimeError):
+        sink.poll(max_records=10)  # offsets 0-3 buffered, 4 fails, 5-9 must not be lost
+    while sink.poll(max_records=10):
+        pass
+    sink.flush_all()
+    assert [v["ind"] for v in read_lake_values(s3, "lake", "u.pin")] == list(range(10))
+
+
+def test_a_value_too_deeply_nested_for_the_json_parser_is_kept_and_the_batch_goes_on() -> None:
+    consumer, s3, clock = FakeConsumer(), FakeS3(), Clock()
+    deep = b"[" * 100_000 + b"]" * 100_000
+    consumer.produce("u.pin", rows(0, 3))
+    consumer.logs[("u.pin", 0)].append(deep)
+    consumer.produce("u.pin", rows(4, 8))
+    sink = make_sink(consumer, s3, clock)
+    drain(sink)
+    sink.flush_all()
+    values = read_lake_values(s3, "lake", "u.pin")
+    assert [v["ind"] for v in values if isinstance(v, dict)] == [0, 1, 2, 4, 5, 6, 7]
+    assert values[3] == deep.decode()  # kept as a string, never dropped
