@@ -10,11 +10,11 @@ import sys
 from collections.abc import Callable
 
 from emulation.batch import run_batch
-from emulation.config import ENV_NAMES, TARGETS, Config, ConfigError, load_config
+from emulation.config import DEFAULT_DB_URL, ENV_NAMES, TARGETS, Config, ConfigError, load_config
 from emulation.poster import KINESIS_MAX_RECORDS, DeliveryError, RetryPolicy
-from emulation.runner import DEFAULT_BATCH_SIZE, DEFAULT_WORKERS, EmulationReport
-from emulation.source_db import DEFAULT_DB_URL, SourceDBError, safe_url, seed_database
-from emulation.stream import DEFAULT_STREAM_BATCH, run_stream
+from emulation.runner import DEFAULT_BATCH_SIZES, DEFAULT_WORKERS, MODES, EmulationOptions, EmulationReport
+from emulation.source_db import SourceDBError, safe_url, seed_database
+from emulation.stream import run_stream
 
 EXIT_INTERRUPTED = 130
 
@@ -56,15 +56,16 @@ def _add_target_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_delivery_options(parser: argparse.ArgumentParser, default_batch: int) -> None:
+def _add_delivery_options(parser: argparse.ArgumentParser, path: str, modes: str) -> None:
+    parser.add_argument("--mode", choices=MODES, default="batched", help=modes)
     parser.add_argument(
         "--rows", type=_positive_int, help="rows per table to send in all (default: every row)"
     )
     parser.add_argument(
         "--batch-size",
         type=_positive_int,
-        default=default_batch,
-        help=f"records per request (default {default_batch})",
+        help=f"records per request in batched mode (default {DEFAULT_BATCH_SIZES[path]}"
+        + (f", at most {KINESIS_MAX_RECORDS})" if path == "stream" else ")"),
     )
     parser.add_argument(
         "--rate", type=_rate, help="limit to this many records/s over all workers (default: none)"
@@ -73,7 +74,7 @@ def _add_delivery_options(parser: argparse.ArgumentParser, default_batch: int) -
         "--workers",
         type=_positive_int,
         default=DEFAULT_WORKERS,
-        help=f"concurrent posting threads (default {DEFAULT_WORKERS})",
+        help=f"concurrent posting threads in batched mode (default {DEFAULT_WORKERS})",
     )
     parser.add_argument("--random", action="store_true", help="the course's random-row reads (no checkpoint)")
     parser.add_argument("--seed", type=int, help="seed of the random-row reads (default: unseeded)")
@@ -110,26 +111,35 @@ def build_parser() -> argparse.ArgumentParser:
         description="Read the source tables (in index order, or the course's random rows with --random) and POST "
         "each table's rows to /topics/<user_id>.pin|geo|user through the API Gateway. A checkpoint "
         "(.local/checkpoints/<user_id>-batch.json) lets a rerun continue where the last one stopped; records the "
-        "API rejects for good go to .local/deadletter/<user_id>-batch.jsonl. Ctrl-C stops cleanly (exit 130).",
+        "API rejects for good go to .local/deadletter/<user_id>-batch.jsonl (.local: $PIPELINE_STATE_DIR when set). "
+        "Ctrl-C stops cleanly (exit 130).",
     )
-    batch.add_argument(
-        "--mode",
-        choices=("batched", "course"),
-        default="batched",
-        help="batched: many records per request over pooled connections (default); course: one record per "
-        "request, a new connection each time, one thread (the course's way, to compare)",
+    _add_delivery_options(
+        batch,
+        "batch",
+        "batched: many records per request over pooled connections, datetimes as ISO-8601 (default); course: the "
+        "course's way, to compare: one record per request, a new connection each time, one thread, datetimes as "
+        "YYYY-MM-DD HH:MM:SS",
     )
-    _add_delivery_options(batch, DEFAULT_BATCH_SIZE)
     _add_target_options(batch)
 
     stream = sub.add_parser(
         "stream",
         help="put the source rows into the Kinesis streams through the API",
-        description="Read the source tables in index order and PUT each table's rows to "
-        "/streams/streaming-<user_id>-pin|geo|user/records (Kinesis PutRecords, at most 500 per request) through the "
-        "API Gateway, retrying failed records. Checkpoint .local/checkpoints/<user_id>-stream.json.",
+        description="Read the source tables in index order and PUT each table's rows into the Kinesis streams "
+        "streaming-<user_id>-pin|geo|user through the API Gateway: /streams/<stream>/records (PutRecords, at most "
+        "500 per request; only the records the answer names as failed go again, throttled ones after a backoff) or, "
+        "with --mode course, /streams/<stream>/record with the course's body {StreamName, Data, PartitionKey}. "
+        "Checkpoint .local/checkpoints/<user_id>-stream.json; records rejected for good go to "
+        ".local/deadletter/<user_id>-stream.jsonl (.local: $PIPELINE_STATE_DIR when set).",
     )
-    _add_delivery_options(stream, DEFAULT_STREAM_BATCH)
+    _add_delivery_options(
+        stream,
+        "stream",
+        "batched: PutRecords (/records), many records per request, datetimes as ISO-8601 (default); course: the "
+        "course's call, PutRecord (/record) with {StreamName, Data, PartitionKey}, one record per request, a new "
+        "connection each time, one thread, datetimes as YYYY-MM-DD HH:MM:SS",
+    )
     _add_target_options(stream)
     return parser
 
@@ -158,25 +168,24 @@ def _cmd_seed(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace, kind: str) -> int:
     config = _config(args)
     runner: Callable[..., EmulationReport] = run_batch if kind == "batch" else run_stream
-    options = {
-        "rows": args.rows,
-        "batch_size": args.batch_size,
-        "rate": args.rate,
-        "random_rows": args.random,
-        "workers": args.workers,
-        "from_start": args.from_start,
-        "seed": args.seed,
-        "retry": RetryPolicy(attempts=max(args.max_retries, 0) + 1),
-        "progress": not args.no_progress,
-    }
-    if kind == "batch":
-        options["mode"] = args.mode
-    elif args.batch_size > KINESIS_MAX_RECORDS:
+    if kind == "stream" and (args.batch_size or 0) > KINESIS_MAX_RECORDS:
         raise ConfigError(
             f"--batch-size must be at most {KINESIS_MAX_RECORDS} for Kinesis, got {args.batch_size}"
         )
+    options = EmulationOptions(
+        rows=args.rows,
+        batch_size=args.batch_size,
+        rate=args.rate,
+        mode=args.mode,
+        random_rows=args.random,
+        workers=args.workers,
+        from_start=args.from_start,
+        seed=args.seed,
+        retry=RetryPolicy(attempts=max(args.max_retries, 0) + 1),
+        progress=not args.no_progress,
+    )
     try:
-        report = runner(config, **options)
+        report = runner(config, options)
     except DeliveryError as exc:
         unreachable = "cannot reach" in str(exc) and config.target == "local"
         hint = " (is the local stack up? `make local-up`)" if unreachable else ""

@@ -1,7 +1,8 @@
-"""Turn source rows into the JSON values the API carries (DESIGN 3.3 and 3.5).
+"""Turn source rows into the JSON values the API carries (docs/data-contracts.md 3.3 and 3.5).
 
-Datetimes become ISO-8601 strings; every other column keeps its JSON type. The Kafka REST Proxy body and the
-Kinesis record body are built here, once, for both the batch and the stream path.
+Datetimes become ISO-8601 strings (`2019-03-02T11:01:22`), or in the course's mode the course's form
+(`2019-03-02 11:01:22`: what its scripts' `json.dumps(..., default=str)` sends); every other column keeps its JSON
+type. The Kafka REST Proxy body and the Kinesis record bodies are built here, once, for both paths.
 """
 
 from __future__ import annotations
@@ -16,13 +17,16 @@ import orjson
 KAFKA_JSON_CONTENT_TYPE = "application/vnd.kafka.json.v2+json"
 
 
-def record_value(row: Mapping[str, Any]) -> dict[str, Any]:
-    """One source row as a JSON-ready dict: datetimes/dates to ISO-8601, Decimals to float."""
-    return {key: _jsonable(value) for key, value in row.items()}
+def record_value(row: Mapping[str, Any], *, course: bool = False) -> dict[str, Any]:
+    """One source row as a JSON-ready dict: datetimes/dates to ISO-8601 (`course`: `YYYY-MM-DD HH:MM:SS`, the
+    course's form), Decimals to float."""
+    return {key: _jsonable(value, course) for key, value in row.items()}
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dt.datetime | dt.date):
+def _jsonable(value: Any, course: bool = False) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" " if course else "T")  # " ": exactly str(value), as the course sends
+    if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, Decimal):
         return float(value)
@@ -35,7 +39,8 @@ def kafka_body(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
 
 
 def kinesis_record_body(stream: str, row: Mapping[str, Any], partition_key: str) -> dict[str, Any]:
-    """API Gateway PutRecord body (DESIGN 3.5): `Data` as a JSON object; the integration base64-encodes it."""
+    """API Gateway PutRecord body (docs/data-contracts.md 3.5): `Data` as a JSON object; the integration
+    base64-encodes it."""
     return {"StreamName": stream, "Data": record_value(row), "PartitionKey": partition_key}
 
 

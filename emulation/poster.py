@@ -1,12 +1,19 @@
 """HTTP delivery of records through the API Gateway, shared by the batch (Kafka topics) and stream (Kinesis) paths.
 
-One `requests.Session` (connection pool, `x-api-key` header, timeouts) per `Poster`. A request that fails with a
-connection error, a timeout, 429 or a 5xx is retried with exponential backoff and full jitter (a `Retry-After`
-header wins); records the answer marks as failed are retried alone if the failure is transient, and written to
-the dead-letter file otherwise. A request the API rejects for good (4xx other than 429) sends all its records to
-the dead-letter file with the reason: nothing is dropped silently (a 413 splits the batch in two first). An
-API key the API refuses (401/403) or retries running out raise `DeliveryError`, which stops the caller (whose
-checkpoint then holds only what was delivered).
+Routes: `POST /topics/<topic>` (REST Proxy v2 body), `PUT /streams/<stream>/records` (Kinesis PutRecords, at most
+500 per request) and `PUT /streams/<stream>/record` (PutRecord, the course's one-record call); bodies as in
+docs/data-contracts.md 3.3 and 3.5. One `requests.Session` (connection pool, `x-api-key` header, timeouts) per
+`Poster`, or a new connection per request (the course's way).
+
+An answer that carries per-record results (the REST Proxy's `offsets`, PutRecords' `Records`), whatever its
+status, is settled record by record: accepted records count, final failures (say `50002`, a record larger than
+the broker accepts) go to the dead-letter file with their reason, and only the transient ones (`50003`,
+`ProvisionedThroughputExceededException`, ...) are sent again. A request that fails as a whole with a connection
+error, a timeout, 429, a 5xx or a Kinesis throughput error is sent again. Every wait comes from the one retry
+policy (`emulation/retry.py`: exponential backoff with full jitter; a `Retry-After` header wins). A request the
+API rejects for good (another 4xx) sends all its records to the dead-letter file with the reason: nothing is
+dropped silently (a 413 splits the batch in two first). An API key the API refuses (401/403) or retries running
+out raise `DeliveryError`, which stops the caller (whose checkpoint then holds only what was delivered).
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from requests.adapters import HTTPAdapter
 from emulation.payloads import (
     KAFKA_JSON_CONTENT_TYPE,
     kafka_body_bytes,
+    kinesis_record_body,
     kinesis_records_body,
     record_value,
     to_json_bytes,
@@ -147,9 +155,31 @@ class PostResult:
     retries: int = 0
     errors: list[str] = field(default_factory=list)
 
+    def add(self, other: PostResult) -> None:
+        """Count `other`'s records and requests in this result too."""
+        self.accepted += other.accepted
+        self.dead_lettered += other.dead_lettered
+        self.requests += other.requests
+        self.retries += other.retries
+        self.errors += other.errors
 
-# A parsed 2xx answer: positions (in the request) of failed records -> (transient?, reason, error code).
+
+# Per-record results of an answer: positions (in the request) of failed records -> (transient?, reason, error
+# code); None when the answer carries no per-record results.
 Failures = dict[int, tuple[bool, str, Any]]
+
+
+@dataclass(frozen=True)
+class _Route:
+    """One API route: how to build its body and read its per-record results."""
+
+    method: str
+    url: str
+    content_type: str
+    destination: str
+    build: Callable[[Sequence[Mapping[str, Any]]], bytes]
+    failures: Callable[[Any, int], Failures | None]
+    transient_4xx: Callable[[requests.Response], bool] | None = None
 
 
 class Poster:
@@ -191,18 +221,18 @@ class Poster:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # --- the two paths --------------------------------------------------------------------------------
+    # --- the routes -----------------------------------------------------------------------------------
     def post_topic(self, topic: str, values: Sequence[Mapping[str, Any]]) -> PostResult:
         """POST the values to `/topics/<topic>` (Kafka REST Proxy v2 body, one request, retried as needed)."""
-        return self._deliver(
+        route = _Route(
             "POST",
             f"{self.base_url}/topics/{topic}",
             KAFKA_JSON_CONTENT_TYPE,
             topic,
-            values,
             build=kafka_body_bytes,
             failures=_kafka_failures,
         )
+        return self._deliver(route, values)
 
     def put_stream(
         self,
@@ -211,69 +241,62 @@ class Poster:
         partition_key: Callable[[Mapping[str, Any]], str],
     ) -> PostResult:
         """PUT the values to `/streams/<stream>/records` (Kinesis PutRecords), at most 500 per request."""
+        route = _Route(
+            "PUT",
+            f"{self.base_url}/streams/{stream}/records",
+            "application/json",
+            stream,
+            build=lambda rows: to_json_bytes(kinesis_records_body(stream, rows, partition_key)),
+            failures=_kinesis_failures,
+            transient_4xx=_kinesis_transient_call,
+        )
         total = PostResult()
         for start in range(0, len(values), KINESIS_MAX_RECORDS):
-            part = values[start : start + KINESIS_MAX_RECORDS]
-            result = self._deliver(
-                "PUT",
-                f"{self.base_url}/streams/{stream}/records",
-                "application/json",
-                stream,
-                part,
-                build=lambda rows, s=stream: to_json_bytes(kinesis_records_body(s, rows, partition_key)),
-                failures=_kinesis_failures,
-                transient_4xx=_kinesis_transient_call,
-            )
-            total.accepted += result.accepted
-            total.dead_lettered += result.dead_lettered
-            total.requests += result.requests
-            total.retries += result.retries
-            total.errors += result.errors
+            total.add(self._deliver(route, values[start : start + KINESIS_MAX_RECORDS]))
         return total
 
+    def put_stream_record(self, stream: str, value: Mapping[str, Any], partition_key: str) -> PostResult:
+        """PUT one value to `/streams/<stream>/record` (Kinesis PutRecord), the course's call:
+        `{"StreamName": ..., "Data": {...}, "PartitionKey": ...}` (docs/data-contracts.md 3.5)."""
+        route = _Route(
+            "PUT",
+            f"{self.base_url}/streams/{stream}/record",
+            "application/json",
+            stream,
+            build=lambda rows: to_json_bytes(kinesis_record_body(stream, rows[0], partition_key)),
+            failures=lambda _body, _sent: None,  # PutRecord answers for its one record as a whole
+            transient_4xx=_kinesis_transient_call,
+        )
+        return self._deliver(route, [value])
+
     # --- shared delivery loop -------------------------------------------------------------------------
-    def _deliver(
-        self,
-        method: str,
-        url: str,
-        content_type: str,
-        destination: str,
-        values: Sequence[Mapping[str, Any]],
-        *,
-        build: Callable[[Sequence[Mapping[str, Any]]], bytes],
-        failures: Callable[[Any, int], Failures],
-        transient_4xx: Callable[[requests.Response], bool] | None = None,
-    ) -> PostResult:
+    def _deliver(self, route: _Route, values: Sequence[Mapping[str, Any]]) -> PostResult:
+        """Send `values` in one request, then again only those still pending, until each is accepted or
+        dead-lettered. Waits come from the retry policy; `DeliveryError` when it allows no further try."""
         result = PostResult()
         pending = list(values)
         retry = 0
         while pending:
-            body = build(pending)
-            retry_after: float | None = None
             result.requests += 1
+            retry_after: float | None = None
             try:
-                response = self._send(method, url, body, content_type)
+                response = self._send(route.method, route.url, route.build(pending), route.content_type)
             except (requests.ConnectionError, requests.Timeout) as exc:
-                reason = f"{type(exc).__name__}: cannot reach {url}"
+                reason = f"{type(exc).__name__}: cannot reach {route.url}"
             else:
                 status = response.status_code
-                if 200 <= status < 300:
-                    failed = failures(_json(response), len(pending))
-                    retry_again = []
-                    for pos, value in enumerate(pending):
-                        if pos not in failed:
-                            result.accepted += 1
-                            continue
-                        transient, why, code = failed[pos]
-                        if transient:
-                            retry_again.append(value)
-                        else:
-                            self.dead_letters.write(destination, value, why, status, code)
-                            result.dead_lettered += 1
-                    if not retry_again:
+                body = _json(response)
+                results = route.failures(body, len(pending))
+                if results is not None or 200 <= status < 300:
+                    # Per-record results, whatever the status (the REST Proxy answers 500 when every record
+                    # failed): the final failures are dead-lettered, only the transient ones go again.
+                    failed = results or {}
+                    pending = self._settle(route, pending, failed, status, result)
+                    if not pending:
                         return result
-                    pending = retry_again
-                    reason = f"{len(retry_again)} record(s) failed transiently: {failed[min(failed)][1]}"
+                    why = next(why for transient, why, _code in failed.values() if transient)
+                    reason = f"{len(pending)} record(s) failed transiently: {why}"
+                    retry_after = parse_retry_after(response.headers.get("Retry-After"))
                 elif status in (401, 403):
                     raise DeliveryError(
                         f"the API refused the request (HTTP {status}: {_snippet(response)}): check the API key "
@@ -282,44 +305,52 @@ class Poster:
                 elif status == 413 and len(pending) > 1:  # too large: deliver each half on its own
                     half = len(pending) // 2
                     for part in (pending[:half], pending[half:]):
-                        sub = self._deliver(
-                            method,
-                            url,
-                            content_type,
-                            destination,
-                            part,
-                            build=build,
-                            failures=failures,
-                            transient_4xx=transient_4xx,
-                        )
-                        result.accepted += sub.accepted
-                        result.dead_lettered += sub.dead_lettered
-                        result.requests += sub.requests
-                        result.retries += sub.retries
-                        result.errors += sub.errors
+                        result.add(self._deliver(route, part))
                     return result
                 elif (
-                    status == 429 or status >= 500 or (transient_4xx is not None and transient_4xx(response))
+                    status == 429 or status >= 500 or (route.transient_4xx and route.transient_4xx(response))
                 ):
                     retry_after = parse_retry_after(response.headers.get("Retry-After"))
                     reason = f"HTTP {status}: {_snippet(response)}"
                 else:
                     why = f"HTTP {status}: {_snippet(response)}"
-                    code = _json(response).get("error_code") if isinstance(_json(response), dict) else None
-                    self.dead_letters.write_all(destination, pending, why, status, code)
+                    code = body.get("error_code") if isinstance(body, dict) else None
+                    self.dead_letters.write_all(route.destination, pending, why, status, code)
                     result.dead_lettered += len(pending)
                     result.errors.append(why)
                     return result
             result.errors.append(reason)
-            if retry + 1 >= self.retry.attempts:
+            if not self.retry.may_retry(retry):
                 raise DeliveryError(
-                    f"{len(pending)} record(s) for {destination} not delivered after {self.retry.attempts} "
+                    f"{len(pending)} record(s) for {route.destination} not delivered after {retry + 1} "
                     f"attempts; last error: {reason}"
                 )
             self._sleep(self.retry.delay(retry, retry_after, self._rng))
             retry += 1
             result.retries += 1
         return result
+
+    def _settle(
+        self,
+        route: _Route,
+        pending: list[Mapping[str, Any]],
+        failed: Failures,
+        status: int,
+        result: PostResult,
+    ) -> list[Mapping[str, Any]]:
+        """Count the accepted records, dead-letter the final failures; return the records worth another try."""
+        again: list[Mapping[str, Any]] = []
+        for pos, value in enumerate(pending):
+            if pos not in failed:
+                result.accepted += 1
+                continue
+            transient, why, code = failed[pos]
+            if transient:
+                again.append(value)
+            else:
+                self.dead_letters.write(route.destination, value, why, status, code)
+                result.dead_lettered += 1
+        return again
 
     def _send(self, method: str, url: str, body: bytes, content_type: str) -> requests.Response:
         headers = {"Content-Type": content_type, "Accept": "application/json"}
@@ -351,18 +382,19 @@ def _snippet(response: requests.Response) -> str:
 KAFKA_FINAL_ERROR = 50002
 
 
-def _kafka_failures(body: Any, sent: int) -> Failures:
-    """Failed records of a REST Proxy 200 answer: entries of `offsets` with an `error_code`.
+def _kafka_failures(body: Any, sent: int) -> Failures | None:
+    """Per-record results of a REST Proxy answer: the entries of `offsets` (one per record sent) with an
+    `error_code` are the failures; None when the body has no such list (say a 404 or a gateway error).
 
     `50002` is final: Confluent's "Kafka error" (say, a record larger than the broker accepts) fails again on
     every retry. Other 5xx-class codes (500-599, 50000-59999, e.g. `50003` "Kafka retriable error") are transient;
     anything else is final.
     """
     offsets = body.get("offsets") if isinstance(body, dict) else None
-    if not isinstance(offsets, list):
-        return {}
+    if not isinstance(offsets, list) or len(offsets) != sent:
+        return None
     failed: Failures = {}
-    for pos, entry in enumerate(offsets[:sent]):
+    for pos, entry in enumerate(offsets):
         code = entry.get("error_code") if isinstance(entry, dict) else None
         if code is None:
             continue
@@ -375,12 +407,14 @@ def _kafka_failures(body: Any, sent: int) -> Failures:
     return failed
 
 
-def _kinesis_failures(body: Any, sent: int) -> Failures:
-    """Failed records of a PutRecords answer (`FailedRecordCount`, `Records[i].ErrorCode`)."""
-    if not isinstance(body, dict) or not body.get("FailedRecordCount"):
-        return {}
+def _kinesis_failures(body: Any, sent: int) -> Failures | None:
+    """Per-record results of a PutRecords answer (`Records[i].ErrorCode`; `FailedRecordCount` says how many);
+    None when the body has no `Records` list of one entry per record sent."""
+    records = body.get("Records") if isinstance(body, dict) else None
+    if not isinstance(records, list) or len(records) != sent:
+        return None
     failed: Failures = {}
-    for pos, entry in enumerate(body.get("Records", [])[:sent]):
+    for pos, entry in enumerate(records):
         code = entry.get("ErrorCode") if isinstance(entry, dict) else None
         if code:
             failed[pos] = (code in _KINESIS_TRANSIENT, f"{code}: {entry.get('ErrorMessage', '')}", code)

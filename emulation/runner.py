@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,16 @@ from tqdm import tqdm
 
 from emulation.config import Config
 from emulation.names import SOURCE_TABLES
-from emulation.poster import DeadLetters, DeliveryError, Poster, PostResult, RateLimiter, RetryPolicy
+from emulation.payloads import record_value
+from emulation.poster import (
+    KINESIS_MAX_RECORDS,
+    DeadLetters,
+    DeliveryError,
+    Poster,
+    PostResult,
+    RateLimiter,
+    RetryPolicy,
+)
 from emulation.source_db import KEY, TABLES, SourceReader, safe_url
 
 MODES = ("batched", "course")
@@ -36,6 +45,11 @@ PATHS = ("batch", "stream")
 #: Measured through the local API Gateway (`make bench`, idle 2 cores): 500/request with 2 workers 22.8k
 #: records/s, 2,000 with 3 workers 33.5k, 5,000 with 3 workers 38k.
 DEFAULT_BATCH_SIZE = 2000
+#: Records per PutRecords request on the stream path. Kinesis takes up to 500, but LocalStack renders the API's
+#: mapping template in time that grows faster than linearly with the records (measured: 25 -> 0.5 s, 200 -> 5 s),
+#: so a 500-record request nears API Gateway's 29 s integration timeout locally.
+DEFAULT_STREAM_BATCH = 100
+DEFAULT_BATCH_SIZES = {"batch": DEFAULT_BATCH_SIZE, "stream": DEFAULT_STREAM_BATCH}
 #: Posting threads: the API answers one request while the next is built and another waits on the broker.
 DEFAULT_WORKERS = 3
 #: Source table -> dataset (`pinterest_data` -> `pin`).
@@ -216,52 +230,70 @@ class _StopOnSigint:
             signal.signal(signal.SIGINT, self._previous)
 
 
+@dataclass(frozen=True)
+class EmulationOptions:
+    """How a run delivers, the same for both paths (the CLI's flags).
+
+    `rows`: rows per table to deliver in all (a resumed run counts what the checkpoint already holds; None = all).
+    `batch_size`: records per request (None: the path's default, `DEFAULT_BATCH_SIZES`). `rate`: records/s limit
+    over all threads. `mode`: `batched`, or `course` (one record per request, a new connection each, one thread,
+    datetimes as `YYYY-MM-DD HH:MM:SS`). `random_rows`/`seed`: the course's random-row reads (no checkpoint).
+    `from_start`: ignore and reset the checkpoint. `retry`: the retry policy (default `RetryPolicy()`).
+    """
+
+    rows: int | None = None
+    batch_size: int | None = None
+    rate: float | None = None
+    mode: str = "batched"
+    random_rows: bool = False
+    workers: int = DEFAULT_WORKERS
+    from_start: bool = False
+    seed: int | None = None
+    retry: RetryPolicy | None = None
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
+        if (self.batch_size is not None and self.batch_size < 1) or self.workers < 1:
+            raise ValueError("batch_size and workers must be >= 1")
+        if self.rows is not None and self.rows < 0:
+            raise ValueError(f"rows must be >= 0, got {self.rows}")
+
+
 def emulate(
     config: Config,
     path: str,
-    rows: int | None = None,
+    options: EmulationOptions | None = None,
     *,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-    rate: float | None = None,
-    mode: str = "batched",
-    random_rows: bool = False,
-    workers: int = DEFAULT_WORKERS,
-    from_start: bool = False,
-    seed: int | None = None,
-    retry: RetryPolicy | None = None,
-    progress: bool = True,
     stop: threading.Event | None = None,
+    **changes: Any,
 ) -> EmulationReport:
     """Deliver the source tables along `path` (`batch`: topics, `stream`: Kinesis streams); see the docstring.
 
-    `rows`: rows per table to deliver in all (a resumed run counts what the checkpoint already holds; None = all).
-    `rate`: records/s limit over all threads. `from_start`: ignore and reset the checkpoint. `stop`: set it to
-    stop cleanly (Ctrl-C does it when called from the main thread). Raises `ConfigError`, `SourceDBError`, or
-    `DeliveryError` (after saving the checkpoint) when the API stays unreachable.
+    `options` (default `EmulationOptions()`), with the fields named in `changes` replaced (`rows=100`, ...).
+    `stop`: set it to stop cleanly (Ctrl-C does it when called from the main thread). Raises `ConfigError`,
+    `SourceDBError`, or `DeliveryError` (after saving the checkpoint) when the API stays unreachable.
     """
+    opts = replace(options or EmulationOptions(), **changes)
     if path not in PATHS:
         raise ValueError(f"path must be one of {PATHS}, got {path!r}")
-    if mode not in MODES or (path == "stream" and mode == "course"):
-        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-    if batch_size < 1 or workers < 1:
-        raise ValueError("batch_size and workers must be >= 1")
-    if rows is not None and rows < 0:
-        raise ValueError(f"rows must be >= 0, got {rows}")
+    course = opts.mode == "course"
+    batch_size = 1 if course else opts.batch_size or DEFAULT_BATCH_SIZES[path]
+    if path == "stream" and batch_size > KINESIS_MAX_RECORDS:
+        raise ValueError(f"batch_size must be at most {KINESIS_MAX_RECORDS} for Kinesis, got {batch_size}")
     config.require_api()
     assert config.api_url is not None
     stop = stop or threading.Event()
-    names = config.names
-    course = mode == "course"
-    where = names.topic if path == "batch" else names.stream
+    where = config.names.topic if path == "batch" else config.names.stream
     report = EmulationReport(
-        path=path, mode=mode, tables={t: TableReport(t, where(DATASET_OF[t])) for t in TABLES}
+        path=path, mode=opts.mode, tables={t: TableReport(t, where(DATASET_OF[t])) for t in TABLES}
     )
     report.dead_letter_file = config.state_dir / "deadletter" / f"{config.user_id}-{path}.jsonl"
-    dead_letters = DeadLetters(report.dead_letter_file)
     checkpoint: Checkpoint | None = Checkpoint.for_config(config, path)
-    if random_rows:
+    if opts.random_rows:
         checkpoint = None
-    elif from_start:
+    elif opts.from_start:
         checkpoint.clear()
     else:
         report.resumed = checkpoint.load()
@@ -269,18 +301,18 @@ def emulate(
         report.checkpoint = checkpoint.path
 
     reader = SourceReader(config.db_url)
+    workers = (
+        1 if course else opts.workers
+    )  # the course posts one record at a time, in order, from one thread
     poster = Poster(
         config.api_url,
         config.api_key,
-        dead_letters=dead_letters,
-        retry=retry,
+        dead_letters=DeadLetters(report.dead_letter_file),
+        retry=opts.retry,
         pool_size=workers,
         reuse_connections=not course,
     )
-    limiter = RateLimiter(rate)
-    if course:
-        workers = 1  # the course posts one record at a time, in order, from one thread
-    size = 1 if course else batch_size
+    limiter = RateLimiter(opts.rate)
     page_size = 500 if course else batch_size * workers
     failure: list[BaseException] = []
 
@@ -288,20 +320,27 @@ def emulate(
         if stop.is_set():
             return None
         limiter.acquire(len(batch))
+        destination = report.tables[table].destination
         try:
+            if course:  # the course's body: one record, its datetimes as `YYYY-MM-DD HH:MM:SS`
+                (row,) = (record_value(r, course=True) for r in batch)
+                if path == "batch":
+                    return poster.post_topic(destination, [row])
+                return poster.put_stream_record(destination, row, _partition_key(table)(row))
             if path == "batch":
-                return poster.post_topic(report.tables[table].destination, batch)
-            return poster.put_stream(report.tables[table].destination, batch, _partition_key(table))
+                return poster.post_topic(destination, batch)
+            return poster.put_stream(destination, batch, _partition_key(table))
         except DeliveryError as exc:
             failure.append(exc)
             stop.set()
             raise
 
     try:
-        if random_rows:
+        rows = opts.rows
+        if opts.random_rows:
             total = rows if rows is not None else reader.count("pinterest_data")
             targets = dict.fromkeys(TABLES, total)
-            rounds = _random_rounds(reader, total, page_size, seed)
+            rounds = _random_rounds(reader, total, page_size, opts.seed)
         else:
             assert checkpoint is not None
             targets = {}
@@ -312,9 +351,9 @@ def emulate(
         bar = tqdm(
             total=sum(targets.values()),
             unit="rec",
-            desc=f"{path} ({mode})",
+            desc=f"{path} ({opts.mode})",
             file=sys.stderr,
-            disable=not progress,
+            disable=not opts.progress,
             dynamic_ncols=True,
         )
         started = time.perf_counter()
@@ -328,7 +367,7 @@ def emulate(
             for page in rounds:
                 if stop.is_set():
                     break
-                in_flight.append(_submit(pool, send, page, size, interleave=course))
+                in_flight.append(_submit(pool, send, page, batch_size, interleave=course))
                 # Keep one round queued behind the one being posted (course mode: none).
                 while len(in_flight) > (0 if course else 1):
                     _finish(in_flight.popleft(), report, checkpoint, bar, blocked)
@@ -441,15 +480,3 @@ def _random_rounds(
             page = {t: [] for t in TABLES}
     if page["pinterest_data"]:
         yield page
-
-
-def report_dict(report: EmulationReport) -> dict[str, Any]:
-    """The report as plain JSON-ready data."""
-    data = asdict(report)
-    data.update(
-        rows_read=report.rows_read,
-        accepted=report.accepted,
-        dead_lettered=report.dead_lettered,
-        records_per_s=report.records_per_s,
-    )
-    return json.loads(json.dumps(data, default=str))

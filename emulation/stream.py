@@ -1,57 +1,39 @@
-"""Stream path: put the source tables into the Kinesis streams through the API Gateway (`python -m emulation stream`).
+"""Stream path: put the source tables into the Kinesis streams through the API Gateway (`make emulate-stream`).
 
-`pinterest_data` -> `PUT /streams/streaming-<user_id>-pin/records` (Kinesis PutRecords through the API's
-service integration, DESIGN 3.5), 100 records per request by default (at most 500), partition key = the event's
-index. Records a
-`FailedRecordCount` answer marks as throttled or failed internally are retried alone with backoff; others go
-to the dead-letter file. Reading, checkpoint/resume and the report are shared with the batch path.
+`pinterest_data` -> `streaming-<user_id>-pin`, `geolocation_data` -> `-geo`, `user_data` -> `-user`, through the
+API's Kinesis service integration (docs/data-contracts.md 3.5); the partition key is the event's index. Two modes:
+
+- `batched` (default): `PUT /streams/<stream>/records` (PutRecords), 100 records per request by default (at most
+  500), `workers` requests in flight. Only the records a `FailedRecordCount` answer names as failed go again:
+  throttled or failed internally (`ProvisionedThroughputExceededException`, `InternalFailure`) with backoff, the
+  others to the dead-letter file;
+- `course`: the course's call: `PUT /streams/<stream>/record` (PutRecord) with `{"StreamName", "Data",
+  "PartitionKey"}`, one record per request, a new connection each, one thread, datetimes as
+  `YYYY-MM-DD HH:MM:SS`.
+
+Reading, options, checkpoint/resume, dead letters and the report are shared with the batch path.
 """
 
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 from emulation.config import Config
-from emulation.poster import KINESIS_MAX_RECORDS, RetryPolicy
-from emulation.runner import DEFAULT_WORKERS, EmulationReport, emulate
+from emulation.runner import DEFAULT_STREAM_BATCH, EmulationOptions, EmulationReport, emulate
 
-__all__ = ["StreamReport", "run_stream"]
+__all__ = ["DEFAULT_STREAM_BATCH", "EmulationOptions", "StreamReport", "run_stream"]
 
 StreamReport = EmulationReport
-#: Records per PutRecords request by default. Kinesis takes up to 500, but LocalStack renders the API's mapping
-#: template in time that grows faster than linearly with the records (measured: 25 -> 0.5 s, 200 -> 5 s), so a
-#: 500-record request nears API Gateway's 29 s integration timeout locally.
-DEFAULT_STREAM_BATCH = 100
 
 
 def run_stream(
     config: Config,
-    rows: int | None = None,
+    options: EmulationOptions | None = None,
     *,
-    batch_size: int = DEFAULT_STREAM_BATCH,
-    rate: float | None = None,
-    random_rows: bool = False,
-    workers: int = DEFAULT_WORKERS,
-    from_start: bool = False,
-    seed: int | None = None,
-    retry: RetryPolicy | None = None,
-    progress: bool = True,
     stop: threading.Event | None = None,
+    **changes: Any,
 ) -> StreamReport:
-    """Put the source tables into the streams of `config.user_id`; options as `emulation.batch.run_batch`."""
-    if batch_size > KINESIS_MAX_RECORDS:
-        raise ValueError(f"batch_size must be at most {KINESIS_MAX_RECORDS} for Kinesis, got {batch_size}")
-    return emulate(
-        config,
-        "stream",
-        rows,
-        batch_size=batch_size,
-        rate=rate,
-        random_rows=random_rows,
-        workers=workers,
-        from_start=from_start,
-        seed=seed,
-        retry=retry,
-        progress=progress,
-        stop=stop,
-    )
+    """Put the source tables into the streams of `config.user_id`; options as `emulation.batch.run_batch`
+    (`batch_size` at most 500, default 100)."""
+    return emulate(config, "stream", options, stop=stop, **changes)

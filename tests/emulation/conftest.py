@@ -33,10 +33,15 @@ class Scripted:
 
 
 class FakeApi:
-    """Accepts `POST /topics/<topic>` and `PUT /streams/<stream>/records` for the topics/streams of `user_id`.
+    """Accepts `POST /topics/<topic>`, `PUT /streams/<stream>/records` (PutRecords) and `PUT /streams/<stream>/record`
+    (PutRecord, the course's call) for the topics/streams of `user_id`, answering as the real API does
+    (docs/data-contracts.md 3.3, 3.5): a topic request whose every record failed gets a 500 that still carries the
+    per-record `offsets` (as local_stack/rest_proxy.py does); a failed PutRecord is a 400 with the Kinesis
+    `__type`, as API Gateway maps it.
 
     `script(...)` queues whole-request answers returned before normal handling; `record_errors` maps a value
     predicate to a per-record error (`error_code` for topics, `ErrorCode` for streams), each used `times` times.
+    `bodies` keeps every parsed request body that got past the key check, with its path.
     """
 
     def __init__(self, user_id: str = "testuser") -> None:
@@ -45,6 +50,7 @@ class FakeApi:
         self.streams = set(names.streams.values())
         self.values: dict[str, list[dict]] = defaultdict(list)
         self.requests: list[tuple[str, str, int]] = []  # (method, path, records)
+        self.bodies: list[tuple[str, Any]] = []  # (path, parsed body)
         self.scripted: deque[Scripted] = deque()
         self.record_errors: list[list[Any]] = []  # [predicate, error, times_left]
         self.lock = threading.Lock()
@@ -111,6 +117,7 @@ class FakeApi:
                 self.requests.append((h.command, path, 0))
                 return self._send(h, s.status, s.body, s.headers)
             body = json.loads(raw)
+            self.bodies.append((path, body))
             if h.command == "POST" and path.startswith("/topics/"):
                 topic = path.removeprefix("/topics/")
                 if h.headers.get("Content-Type") != KAFKA_JSON:
@@ -133,9 +140,12 @@ class FakeApi:
                         offsets.append(
                             {"partition": None, "offset": None, "error_code": err, "error": "boom"}
                         )
-                return self._send(
-                    h, 200, {"offsets": offsets, "key_schema_id": None, "value_schema_id": None}
-                )
+                answer = {"offsets": offsets, "key_schema_id": None, "value_schema_id": None}
+                codes = [o["error_code"] for o in offsets]
+                if offsets and all(codes):  # every record failed: 500, offsets included (rest_proxy.py)
+                    code = 50003 if 50003 in codes else 50002
+                    return self._send(h, 500, {"error_code": code, "message": "Kafka error: boom", **answer})
+                return self._send(h, 200, answer)
             if h.command == "PUT" and path.startswith("/streams/") and path.endswith("/records"):
                 stream = path.removeprefix("/streams/").removesuffix("/records")
                 if stream not in self.streams:
@@ -153,6 +163,19 @@ class FakeApi:
                         failed += 1
                         out.append({"ErrorCode": err, "ErrorMessage": "boom"})
                 return self._send(h, 200, {"FailedRecordCount": failed, "Records": out})
+            if h.command == "PUT" and path.startswith("/streams/") and path.endswith("/record"):
+                stream = path.removeprefix("/streams/").removesuffix("/record")
+                if stream not in self.streams:
+                    return self._send(h, 400, {"__type": "ResourceNotFoundException", "message": "no stream"})
+                self.requests.append((h.command, path, 1))
+                assert set(body) == {"StreamName", "Data", "PartitionKey"} and isinstance(body["Data"], dict)
+                err = self._record_error(body["Data"])
+                if err is not None:
+                    return self._send(h, 400, {"__type": err, "message": "boom"})
+                self.values[stream].append(body["Data"])
+                return self._send(
+                    h, 200, {"SequenceNumber": str(len(self.values[stream])), "ShardId": "shardId-0"}
+                )
             return self._send(h, 404, {"error_code": 404, "message": "HTTP 404 Not Found"})
 
     def _record_error(self, value: dict) -> Any:

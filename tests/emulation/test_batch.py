@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import re
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -145,8 +147,21 @@ def test_course_mode_posts_one_record_per_request_event_by_event(
     assert report.accepted == 60 and report.requests == 60
     assert all(n == 1 for _m, _p, n in fake_api.requests)
     assert [p.rsplit(".", 1)[1] for _m, p, _n in fake_api.requests[:6]] == ["pin", "geo", "user"] * 2
-    assert fake_api.values["testuser.geo"] == expected["geolocation_data"][:20]
+    # The course's body: its datetimes as `YYYY-MM-DD HH:MM:SS` (json.dumps(default=str)), not ISO-8601.
+    geo = fake_api.values["testuser.geo"]
+    assert geo == [
+        {**v, "timestamp": v["timestamp"].replace("T", " ")} for v in expected["geolocation_data"][:20]
+    ]
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", v["timestamp"]) for v in geo)
+    assert fake_api.values["testuser.user"][0]["date_joined"] == str(
+        dt.datetime.fromisoformat(expected["user_data"][0]["date_joined"])
+    )
     assert len(fake_api.connections) == 60
+
+
+def test_batched_mode_sends_iso_datetimes(make_config: Callable[..., Config], fake_api: FakeApi) -> None:
+    run_batch(make_config(), rows=5, progress=False)
+    assert all("T" in v["timestamp"] for v in fake_api.values["testuser.geo"])
 
 
 def test_random_mode_sends_whole_random_events_without_checkpoint(
@@ -176,3 +191,16 @@ def test_rate_limit_spreads_the_records_over_time(
     report = run_batch(make_config(), rows=300, batch_size=100, rate=2000, progress=False)
     # 900 records at 2,000/s: the last of nine 100-record requests may only start 0.4 s after the first.
     assert 900 <= report.accepted <= 906 and report.elapsed >= 0.39
+
+
+def test_a_record_failing_for_good_alone_in_its_request_does_not_stop_the_run(
+    make_config: Callable[..., Config], fake_api: FakeApi
+) -> None:
+    """Issue 11 item 4: course mode sends one record per request, so a final error there is a 500 with offsets."""
+    fake_api.fail_records(lambda v: v.get("index") == 17, 50002)  # e.g. larger than the broker accepts
+    report = run_batch(make_config(), rows=30, mode="course", retry=FAST_RETRY, progress=False)
+    assert report.dead_lettered == 1 and report.accepted == report.rows_read - 1 >= 89
+    (letter,) = [json.loads(line) for line in report.dead_letter_file.read_text().splitlines()]
+    assert (letter["value"]["index"], letter["status"], letter["error_code"]) == (17, 500, 50002)
+    assert report.retries == 0 and not report.interrupted
+    assert report.checkpoint is not None and json.loads(report.checkpoint.read_text())["tables"]

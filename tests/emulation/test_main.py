@@ -45,6 +45,12 @@ def test_help_explains_every_command() -> None:
         )
         assert done.returncode == 0 and "usage: python -m emulation" in done.stdout
     assert "--from-start" in done.stdout and "--rate" in done.stdout
+    text = " ".join(done.stdout.split())  # the stream command's help, unwrapped
+    assert (
+        "--mode {batched,course}" in text
+        and "PutRecord (/record) with {StreamName, Data, PartitionKey}" in text
+    )
+    assert "YYYY- MM-DD HH:MM:SS" in text or "YYYY-MM-DD HH:MM:SS" in text
 
 
 def test_seed_writes_the_default_database(env: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,4 +1,4 @@
-"""The HTTP poster: backoff with full jitter, Retry-After, what is retried, what is dead-lettered."""
+"""The HTTP poster: what is retried (through the shared retry policy), what is dead-lettered, per-record results."""
 
 from __future__ import annotations
 
@@ -52,19 +52,7 @@ def _dead_letters(tmp_path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
-def test_backoff_is_full_jitter_below_a_capped_exponential() -> None:
-    policy = RetryPolicy(base=0.5, cap=4.0)
-    rng = random.Random(3)
-    for retry, bound in [(0, 0.5), (1, 1.0), (2, 2.0), (3, 4.0), (6, 4.0)]:
-        delays = [policy.delay(retry, rng=rng) for _ in range(400)]
-        assert all(0 <= d <= bound for d in delays)
-        assert max(delays) > 0.9 * bound and min(delays) < 0.1 * bound  # spread over the whole range
-
-
-def test_retry_after_wins_and_is_capped() -> None:
-    policy = RetryPolicy(max_retry_after=30)
-    assert policy.delay(0, retry_after=7) == 7
-    assert policy.delay(5, retry_after=3600) == 30
+def test_retry_after_header_values() -> None:
     assert parse_retry_after("12") == 12.0
     assert parse_retry_after(None) is None and parse_retry_after("soon") is None
     later = email.utils.formatdate(time.time() + 20, usegmt=True)
@@ -227,3 +215,120 @@ def test_dead_letters_keep_datetimes_as_iso_strings(tmp_path: Path) -> None:
     )
     (line,) = _dead_letters(tmp_path)
     assert line["value"] == {"ind": 1, "date_joined": "2016-05-01T02:03:04"} and letters.count == 1
+
+
+class CountingPolicy(RetryPolicy):
+    """The shared policy, recording what the poster asks of it."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        object.__setattr__(self, "asked", [])
+
+    def delay(self, retry: int, retry_after: float | None = None, rng: random.Random | None = None) -> float:
+        self.asked.append((retry, retry_after))  # type: ignore[attr-defined]
+        return super().delay(retry, retry_after, rng)
+
+
+def test_every_wait_comes_from_the_shared_retry_policy(fake_api: FakeApi, tmp_path: Path) -> None:
+    fake_api.script(503, times=2)
+    fake_api.script(429, headers={"Retry-After": "2"})
+    fake_api.fail_records(lambda v: v["index"] == 3, 50003, times=1)
+    policy = CountingPolicy(attempts=None, base=0.5, cap=4.0)  # None: no limit on tries
+    sleeps = Sleeps()
+    poster = Poster(
+        fake_api.url, API_KEY, dead_letters=DeadLetters(tmp_path / "dl.jsonl"), retry=policy, sleep=sleeps
+    )
+    result = poster.post_topic(TOPIC, VALUES)
+    assert (result.accepted, result.retries) == (10, 4)
+    assert policy.asked == [(0, None), (1, None), (2, 2.0), (3, None)]  # type: ignore[attr-defined]
+    assert len(sleeps) == 4 and sleeps[2] == 2.0
+
+
+def test_a_500_whose_every_record_failed_for_good_is_dead_lettered_not_retried(
+    fake_api: FakeApi, tmp_path: Path
+) -> None:
+    """Issue 11 item 4: the REST Proxy answers 500 with the per-record `offsets` when every record failed."""
+    fake_api.fail_records(lambda v: True, 50002)  # say, every record larger than the broker accepts
+    poster, sleeps = _poster(fake_api, tmp_path)
+    result = poster.post_topic(TOPIC, VALUES[:3])
+    assert (result.accepted, result.dead_lettered, result.retries, sleeps) == (0, 3, 0, [])
+    letters = _dead_letters(tmp_path)
+    assert [d["value"] for d in letters] == VALUES[:3]
+    assert {(d["status"], d["error_code"]) for d in letters} == {(500, 50002)}
+    assert "error_code 50002: boom" in letters[0]["reason"]
+
+
+def test_a_500_with_per_record_results_retries_only_the_transient_records(
+    fake_api: FakeApi, tmp_path: Path
+) -> None:
+    fake_api.fail_records(lambda v: v["index"] < 2, 50002)  # final
+    fake_api.fail_records(
+        lambda v: v["index"] >= 2, 50003, times=3
+    )  # transient, once each: all failed: a 500
+    poster, sleeps = _poster(fake_api, tmp_path)
+    result = poster.post_topic(TOPIC, VALUES[:5])
+    assert (result.accepted, result.dead_lettered, result.retries, len(sleeps)) == (3, 2, 1, 1)
+    assert [n for _m, _p, n in fake_api.requests] == [5, 3]
+    assert [r["value"]["index"] for r in fake_api.bodies[1][1]["records"]] == [2, 3, 4]
+    assert sorted(d["value"]["index"] for d in _dead_letters(tmp_path)) == [0, 1]
+
+
+def test_a_500_without_per_record_results_is_still_retried_as_a_whole(
+    fake_api: FakeApi, tmp_path: Path
+) -> None:
+    fake_api.script(500, {"error_code": 50003, "message": "broker unreachable"})  # no offsets
+    fake_api.script(502, {"message": "Bad Gateway", "offsets": [{"error_code": None}]})  # not one per record
+    poster, sleeps = _poster(fake_api, tmp_path)
+    result = poster.post_topic(TOPIC, VALUES)
+    assert (result.accepted, result.retries, len(sleeps)) == (10, 2, 2)
+
+
+def test_putrecords_retries_exactly_the_entries_failed_record_count_names(
+    fake_api: FakeApi, tmp_path: Path
+) -> None:
+    stream = "streaming-testuser-pin"
+    rows = [{"index": i, "title": f"t{i}"} for i in range(20)]
+    fake_api.fail_records(lambda v: v["index"] in (3, 11), "ProvisionedThroughputExceededException", times=2)
+    fake_api.fail_records(lambda v: v["index"] == 7, "InternalFailure", times=1)
+    fake_api.fail_records(lambda v: v["index"] == 4, "KMSAccessDeniedException")  # final
+    poster, sleeps = _poster(fake_api, tmp_path)
+    result = poster.put_stream(stream, rows, lambda r: f"k{r['index']}")
+    assert (result.accepted, result.dead_lettered, result.retries) == (19, 1, 1)
+    (first, body), (second, retried) = fake_api.bodies
+    assert first == second == f"/streams/{stream}/records" and body["StreamName"] == stream
+    assert len(body["Records"]) == 20
+    assert retried["Records"] == [{"Data": rows[i], "PartitionKey": f"k{i}"} for i in (3, 7, 11)]
+    assert sorted(v["index"] for v in fake_api.values[stream]) == [i for i in range(20) if i != 4]
+    assert len(sleeps) == 1 and 0 <= sleeps[0] <= 0.5  # backed off before the throttled records went again
+
+
+def test_kinesis_throttling_of_the_whole_call_backs_off_with_retry_after(
+    fake_api: FakeApi, tmp_path: Path
+) -> None:
+    fake_api.script(400, {"__type": "ProvisionedThroughputExceededException", "message": "slow"})
+    fake_api.script(400, {"__type": "LimitExceededException"}, headers={"Retry-After": "5"})
+    fake_api.script(429, {"message": "Too Many Requests"})
+    poster, sleeps = _poster(fake_api, tmp_path)
+    result = poster.put_stream("streaming-testuser-geo", [{"ind": 1}], lambda r: "1")
+    assert (result.accepted, result.retries) == (1, 3)
+    assert sleeps[1] == 5.0 and 0 <= sleeps[0] <= 0.5 and 0 <= sleeps[2] <= 2.0
+
+
+def test_put_record_sends_the_course_body_one_record_per_request(fake_api: FakeApi, tmp_path: Path) -> None:
+    stream = "streaming-testuser-user"
+    fake_api.fail_records(lambda v: v["ind"] == 2, "ProvisionedThroughputExceededException", times=1)
+    fake_api.fail_records(lambda v: v["ind"] == 3, "ValidationException")
+    poster, sleeps = _poster(fake_api, tmp_path)
+    results = [poster.put_stream_record(stream, {"ind": i, "age": 20 + i}, str(i)) for i in range(5)]
+    assert [(r.accepted, r.dead_lettered, r.retries) for r in results] == [
+        (1, 0, 0),
+        (1, 0, 0),
+        (1, 0, 1),
+        (0, 1, 0),
+        (1, 0, 0),
+    ]
+    assert {p for p, _b in fake_api.bodies} == {f"/streams/{stream}/record"}
+    assert fake_api.bodies[0][1] == {"StreamName": stream, "Data": {"ind": 0, "age": 20}, "PartitionKey": "0"}
+    assert [v["ind"] for v in fake_api.values[stream]] == [0, 1, 2, 4] and len(sleeps) == 1
+    (letter,) = _dead_letters(tmp_path)
+    assert letter["value"] == {"ind": 3, "age": 23} and "ValidationException" in letter["reason"]

@@ -87,3 +87,19 @@ def test_invalid_policies_are_refused() -> None:
         RetryPolicy(attempts=0)
     with pytest.raises(ValueError):
         RetryPolicy(base=-1)
+
+
+def test_backoff_is_full_jitter_below_a_capped_exponential() -> None:
+    policy = RetryPolicy(base=0.5, cap=4.0)
+    rng = random.Random(3)
+    for retry, bound in [(0, 0.5), (1, 1.0), (2, 2.0), (3, 4.0), (6, 4.0)]:
+        delays = [policy.delay(retry, rng=rng) for _ in range(400)]
+        assert all(0 <= d <= bound for d in delays)
+        assert max(delays) > 0.9 * bound and min(delays) < 0.1 * bound  # spread over the whole range
+
+
+def test_retry_after_wins_and_is_capped() -> None:
+    policy = RetryPolicy(max_retry_after=30)
+    assert policy.delay(0, retry_after=7) == 7
+    assert policy.delay(5, retry_after=3600) == 30
+    assert policy.delay(2, retry_after=-3) == 0.0

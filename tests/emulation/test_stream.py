@@ -1,4 +1,4 @@
-"""The stream path: every row into its Kinesis stream through the (fake) API, at most 500 per request."""
+"""The stream path through the (fake) API: PutRecords at most 500 per request, or the course's PutRecord calls."""
 
 from __future__ import annotations
 
@@ -50,3 +50,28 @@ def test_stream_requests_default_to_100_records(
     report = run_stream(make_config(), rows=250, progress=False)
     sizes = [n for _m, _p, n in fake_api.requests]
     assert DEFAULT_STREAM_BATCH == 100 and max(sizes) <= 102 and len(sizes) == report.requests >= 9
+
+
+def test_course_mode_puts_one_record_per_request_with_the_course_body(
+    make_config: Callable[..., Config], fake_api: FakeApi, expected: dict[str, list[dict]]
+) -> None:
+    report = run_stream(make_config(), rows=10, mode="course", progress=False)
+    assert report.accepted == report.requests == 30 and report.mode == "course"
+    assert len(fake_api.connections) == 30  # a new connection per request, as the course's requests.request
+    paths = [p for p, _b in fake_api.bodies]
+    assert paths[:6] == [f"/streams/{STREAMS[t]}/record" for t in STREAMS] * 2  # event by event
+    for table, stream in STREAMS.items():
+        bodies = [b for p, b in fake_api.bodies if p == f"/streams/{stream}/record"]
+        key = KEY[table]
+        course = [{k: _course(v) for k, v in row.items()} for row in expected[table][:10]]
+        assert bodies == [
+            {"StreamName": stream, "Data": row, "PartitionKey": str(row[key])} for row in course
+        ]
+    assert fake_api.values["streaming-testuser-geo"][0]["timestamp"][10] == " "
+
+
+def _course(value: object) -> object:
+    """An ISO-8601 datetime string as the course sends it (`str(datetime)`); anything else as it is."""
+    if isinstance(value, str) and len(value) == 19 and value[10] == "T" and value[4] == "-":
+        return value.replace("T", " ")
+    return value
