@@ -7,13 +7,15 @@
 # MAGIC | widget | meaning | default |
 # MAGIC |---|---|---|
 # MAGIC | `user_id` | prefix of the topics (`<user_id>.pin`, `.geo`, `.user`) and of the tables | `demo` |
-# MAGIC | `lake_access` | `direct` (s3:// with an instance profile, a UC external location or volume path) or `mount` (DBFS mount, keys from a secret scope) | `direct` |
+# MAGIC | `lake_access` | `direct` (s3:// with an instance profile, a UC external location or volume path) or `mount` (DBFS mount, keys from a secret scope or a credentials table) | `direct` |
 # MAGIC | `bucket` | bucket name, `s3://` URI or path of the lake | `user-<user_id>-bucket` |
 # MAGIC | `secret_scope` | secret scope holding `access_key_id` and `secret_access_key` (mount only) | `aws` |
+# MAGIC | `credentials_table` | instead of the scope: a Delta table with columns `Access key ID`, `Secret access key` (the course's `authentication_credentials`; mount only) | empty |
 # MAGIC
-# MAGIC Writes the cleaned tables `<user_id>_pin_table`, `<user_id>_geo_table`, `<user_id>_user_table`, the rejected
-# MAGIC records `<user_id>_<dataset>_rejected` (when there are any), the row counts `<user_id>_batch_counts` and one table
-# MAGIC `<user_id>_<result>` per query result.
+# MAGIC Writes (Delta, replaced by every run; `<prefix>` is the user id with characters other than letters, digits and `_`
+# MAGIC made `_`, see `lib/tables`) the cleaned tables `<prefix>_pin_batch`, `<prefix>_geo_batch`, `<prefix>_user_batch`,
+# MAGIC the rejected records `<prefix>_<dataset>_rejected` (when there are any), the row counts `<prefix>_batch_counts` and
+# MAGIC one table `<prefix>_<result>` per query result. The stream notebook's `<prefix>_<dataset>_table` are never touched.
 
 # COMMAND ----------
 
@@ -33,7 +35,8 @@ USER_ID = widget("user_id", "demo", label="user id")
 LAKE_ACCESS = widget("lake_access", "direct", choices=LAKE_ACCESS_MODES, label="lake access")
 BUCKET = widget("bucket", "", label="bucket, s3:// URI or path") or f"user-{USER_ID}-bucket"
 SECRET_SCOPE = widget("secret_scope", "aws", label="secret scope (mount)")
-LAKE = lake_root(LAKE_ACCESS, BUCKET, SECRET_SCOPE)
+CREDENTIALS_TABLE = widget("credentials_table", "", label="credentials table (mount, instead of the scope)")
+LAKE = lake_root(LAKE_ACCESS, BUCKET, SECRET_SCOPE, CREDENTIALS_TABLE)
 print(f"lake: {LAKE} ({LAKE_ACCESS})")
 
 # COMMAND ----------
@@ -41,7 +44,7 @@ print(f"lake: {LAKE} ({LAKE_ACCESS})")
 # MAGIC %md
 # MAGIC ## Read and clean
 # MAGIC The records read and rejected are counted while the cleaned table is written, so the JSON is read once
-# MAGIC (twice only when some records are rejected: they are written to `<user_id>_<dataset>_rejected`). The three
+# MAGIC (twice only when some records are rejected: they are written to `<prefix>_<dataset>_rejected`). The three
 # MAGIC datasets are cleaned at the same time (Spark jobs from three threads), so no core idles while one job
 # MAGIC finishes its last task or commits its files.
 
@@ -63,7 +66,7 @@ def in_parallel(function, items, max_workers=4):
 
 
 raw = read_lake(LAKE, USER_ID)
-CLEAN_TABLES = {dataset: f"{USER_ID}_{dataset}_table" for dataset in DATASETS}
+CLEAN_TABLES = {dataset: table_name(USER_ID, f"{dataset}_batch") for dataset in DATASETS}
 
 
 def save_and_count(df, name):
@@ -84,9 +87,9 @@ def clean_and_save(dataset):
     n_cleaned = save_and_count(cleaned, CLEAN_TABLES[dataset])
     read, n_rejected = seen.get["read"], seen.get["rejected"] or 0
     if n_rejected:  # a second pass, only when something was rejected
-        save_table(split_rejected(raw[dataset], dataset)[1], f"{USER_ID}_{dataset}_rejected")
+        save_table(split_rejected(raw[dataset], dataset)[1], table_name(USER_ID, f"{dataset}_rejected"))
     else:
-        spark.sql(f"DROP TABLE IF EXISTS {USER_ID}_{dataset}_rejected")
+        drop_table(table_name(USER_ID, f"{dataset}_rejected"))
     return (dataset, read, n_rejected, read - n_rejected - n_cleaned, n_cleaned)
 
 
@@ -97,7 +100,7 @@ for dataset, read, n_rejected, _, n_cleaned in batch_counts:
 counts_df = spark.createDataFrame(
     batch_counts, "dataset string, read long, rejected long, duplicates_removed long, cleaned long"
 )
-save_table(counts_df, f"{USER_ID}_batch_counts")
+save_table(counts_df, table_name(USER_ID, "batch_counts"))
 show(counts_df)
 
 # COMMAND ----------
@@ -105,19 +108,19 @@ show(counts_df)
 # MAGIC %md
 # MAGIC ## The nine results
 # MAGIC Computed from the cleaned tables just written, through the cached summary of `query_summary` (one pass over
-# MAGIC the pins joined with their geo and user rows), written at the same time as `<user_id>_<result>`, then displayed.
+# MAGIC the pins joined with their geo and user rows), written at the same time as `<prefix>_<result>`, then displayed.
 
 # COMMAND ----------
 
-summary = query_summary({dataset: spark.table(name) for dataset, name in CLEAN_TABLES.items()})
+summary = query_summary({dataset: read_table(name) for dataset, name in CLEAN_TABLES.items()})
 results = all_results(summary)
-RESULT_TABLES = {name: f"{USER_ID}_{name}" for name in results}
+RESULT_TABLES = {name: table_name(USER_ID, name) for name in results}
 saved = in_parallel(lambda name: save_and_count(results[name], RESULT_TABLES[name]), list(results))
 RESULT_ROWS = dict(zip(results, saved, strict=True))
 release_summary(summary)
 for name, table in RESULT_TABLES.items():
     print(name)
-    show(spark.table(table))
+    show(read_table(table))
 
 # COMMAND ----------
 

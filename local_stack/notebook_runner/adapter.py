@@ -9,7 +9,10 @@
   `s3a://[key:secret@]bucket[/prefix]` source (read through the local stack's S3, see `lake.py`) or a local
   directory; `mounts`, `unmount`, `refreshMounts`, `ls`, `head`, `mkdirs`, `rm` work on the mapped paths.
 * `spark`: the local SparkSession behind a thin proxy whose readers (`spark.read.json(...)`, `.parquet`, `.csv`,
-  `.text`, `.load`) first turn `s3://` and mounted paths into local ones. Everything else is the real session.
+  `.text`, `.load`) first turn `s3://` and mounted paths into local ones, and whose `table`, `catalog.tableExists`
+  and `sql("DROP TABLE ...")` know the local Delta tables (`delta.py`); `saveAsTable` of format `delta` and
+  `from delta.tables import DeltaTable` are routed there too, and `spark.readStream.format("kinesis")` reads
+  LocalStack's Kinesis (`kinesis_source.py`). Everything else is the real session.
 * `display(df)`: prints the first rows.
 """
 
@@ -25,6 +28,7 @@ from typing import Any
 
 from pyspark.sql import DataFrame, DataFrameReader, SparkSession
 
+from local_stack.notebook_runner import delta
 from local_stack.notebook_runner.lake import LakeError, S3Mirror, is_s3
 
 FileInfo = namedtuple("FileInfo", "path name size modificationTime")
@@ -281,8 +285,26 @@ class ReaderProxy:
         return path
 
 
+DROP_TABLE = re.compile(r"^\s*DROP\s+TABLE\s+(IF\s+EXISTS\s+)?(?P<name>[`\w.\-]+)\s*;?\s*$", re.IGNORECASE)
+
+
+class CatalogProxy:
+    """`spark.catalog`, whose `tableExists` also sees the local Delta tables."""
+
+    def __init__(self, session: SparkSession) -> None:
+        self._session = session
+
+    def tableExists(self, tableName: str, dbName: str | None = None) -> bool:
+        name = f"{dbName}.{tableName}" if dbName else tableName
+        return delta.exists(self._session, name) or self._session.catalog.tableExists(tableName, dbName)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._session.catalog, name)
+
+
 class SparkProxy:
-    """The notebook's `spark`: the real local session, except that readers resolve lake paths."""
+    """The notebook's `spark`: the real local session, except that readers resolve lake paths and tables may be
+    local Delta tables."""
 
     def __init__(self, session: SparkSession, fs: FileSystem) -> None:
         self._session = session
@@ -292,8 +314,32 @@ class SparkProxy:
     def read(self) -> ReaderProxy:
         return ReaderProxy(self._session.read, self._fs)
 
+    @property
+    def catalog(self) -> CatalogProxy:
+        return CatalogProxy(self._session)
+
+    def table(self, tableName: str) -> DataFrame:
+        if delta.exists(self._session, tableName):
+            return delta.read(self._session, tableName)
+        return self._session.table(tableName)
+
+    def sql(self, sqlQuery: str, *args: Any, **kwargs: Any) -> DataFrame:
+        drop = DROP_TABLE.match(sqlQuery)
+        if drop and delta.drop(self._session, drop["name"]):
+            return self._session.createDataFrame([], "dropped boolean")
+        return self._session.sql(sqlQuery, *args, **kwargs)
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._session, name)
+
+
+def install_local_sources(session: SparkSession) -> None:
+    """What Databricks has and local Spark lacks: Delta tables and the Kinesis streaming source."""
+    from local_stack.notebook_runner.kinesis_source import KinesisDataSource
+
+    delta.install_writer_hooks()
+    delta.install_delta_module()
+    session.dataSource.register(KinesisDataSource)
 
 
 def make_display(rows: int = DISPLAY_ROWS, printer: Any = print) -> Any:

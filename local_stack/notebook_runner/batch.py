@@ -2,7 +2,8 @@
 
 Runs `notebooks/batch.py` with widgets `user_id`, `lake_access=direct`, `bucket=<lake>` inside a fresh database
 whose tables live under `OUT/.tables`, then writes `OUT/<result>.csv` (header, exact columns, one file per result),
-`OUT/cleaned/<dataset>/` (the cleaned tables' Parquet files), `OUT/rejected/<dataset>/` and `OUT/report.html`.
+`OUT/cleaned/<dataset>/` (the cleaned tables: Delta tables, as on Databricks), `OUT/rejected/<dataset>/` and
+`OUT/report.html`.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from emulation.names import DATASETS
+from emulation.names import DATASETS, PipelineNames
 from local_stack.lake_layout import TOPICS_DIR
+from local_stack.notebook_runner import delta
 from local_stack.notebook_runner.lake import LakeError, S3Location, S3Mirror, is_s3, s3_client
 from local_stack.notebook_runner.report import write_report
 from local_stack.notebook_runner.runner import run_notebook
@@ -126,7 +128,9 @@ def run_batch(
         namespace = make_namespace(spark, widgets, mirror, display)
         run = run_notebook(BATCH_NOTEBOOK, spark, namespace=namespace, log=_timed_printer() if echo else None)
         result_tables: dict[str, str] = namespace["RESULT_TABLES"]
-        rows = {row["dataset"]: row for row in spark.table(f"{user_id}_batch_counts").collect()}
+        names = PipelineNames(user_id)
+        counts_table = f"{names.table_prefix}_batch_counts"
+        rows = {row["dataset"]: row for row in delta.read(spark, counts_table).collect()}
         counts = {
             d: DatasetCounts(
                 rows[d]["read"], rows[d]["rejected"], rows[d]["duplicates_removed"], rows[d]["cleaned"]
@@ -135,7 +139,9 @@ def run_batch(
         }
         # Nine small reads: from a few threads, each one's planning and scheduling overlaps the others'.
         with ThreadPoolExecutor(max_workers=4) as pool:
-            frames = pool.map(lambda table: _ordered(spark.table(table).toPandas()), result_tables.values())
+            frames = pool.map(
+                lambda table: _ordered(delta.read(spark, table).toPandas()), result_tables.values()
+            )
             results = dict(zip(result_tables, frames, strict=True))
     finally:
         spark.catalog.setCurrentDatabase(previous)
@@ -144,8 +150,11 @@ def run_batch(
         csv_paths[name] = out / f"{name}.csv"
         frame.to_csv(csv_paths[name], index=False)
     for dataset in DATASETS:
-        _move(tables_dir / f"{user_id}_{dataset}_table", out / "cleaned" / dataset)
-        _move(tables_dir / f"{user_id}_{dataset}_rejected", out / "rejected" / dataset)
+        _move(delta.table_path(spark, f"{database}.{names.batch_table(dataset)}"), out / "cleaned" / dataset)
+        _move(
+            delta.table_path(spark, f"{database}.{names.table_prefix}_{dataset}_rejected"),
+            out / "rejected" / dataset,
+        )
     spark.sql(f"DROP DATABASE IF EXISTS {database} CASCADE")
     shutil.rmtree(tables_dir, ignore_errors=True)
     result = BatchRunResult(

@@ -51,8 +51,18 @@ def is_s3(path: str) -> bool:
     return path.startswith(("s3://", "s3a://"))
 
 
-def s3_client(access_key: str | None = None, secret_key: str | None = None) -> Any:
-    """A boto3 S3 client for the configured endpoint (the local stack by default), standard retries."""
+def aws_client(
+    service: str,
+    access_key: str | None = None,
+    secret_key: str | None = None,
+    endpoint_url: str | None = None,
+    region: str | None = None,
+) -> Any:
+    """A boto3 client for `service` at the configured endpoint (the local stack by default), standard retries.
+
+    Endpoint: `endpoint_url`, else `AWS_ENDPOINT_URL`, else the local stack's. Credentials: the keys given, else the
+    environment's (or `AWS_PROFILE`), else the local stack's test credentials.
+    """
     import boto3
     from botocore.config import Config
 
@@ -63,13 +73,18 @@ def s3_client(access_key: str | None = None, secret_key: str | None = None) -> A
     if not os.environ.get("AWS_ACCESS_KEY_ID") and os.environ.get("AWS_PROFILE"):
         env.pop("AWS_ACCESS_KEY_ID"), env.pop("AWS_SECRET_ACCESS_KEY")
     return boto3.client(
-        "s3",
-        endpoint_url=env["AWS_ENDPOINT_URL"],
-        region_name=env["AWS_DEFAULT_REGION"],
+        service,
+        endpoint_url=endpoint_url or env["AWS_ENDPOINT_URL"],
+        region_name=region or env["AWS_DEFAULT_REGION"],
         aws_access_key_id=access_key or env.get("AWS_ACCESS_KEY_ID"),
         aws_secret_access_key=secret_key or env.get("AWS_SECRET_ACCESS_KEY"),
         config=Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=16),
     )
+
+
+def s3_client(access_key: str | None = None, secret_key: str | None = None) -> Any:
+    """A boto3 S3 client for the configured endpoint (the local stack by default), standard retries."""
+    return aws_client("s3", access_key, secret_key)
 
 
 def glob_free_prefix(prefix: str) -> str:

@@ -16,7 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from local_stack.notebook_runner.adapter import LocalDbutils, NotebookExit, SparkProxy, make_display
+from local_stack.notebook_runner.adapter import (
+    LocalDbutils,
+    NotebookExit,
+    SparkProxy,
+    install_local_sources,
+    make_display,
+)
 from local_stack.notebook_runner.lake import S3Mirror
 from local_stack.notebook_runner.source import Cell, NotebookFormatError, read_notebook
 
@@ -58,6 +64,7 @@ def make_namespace(
     """Globals a notebook sees on Databricks: `spark`, `dbutils`, `display`, `displayHTML`, `sc`."""
     dbutils = LocalDbutils(widgets, mirror, environ)
     display = display or make_display()
+    install_local_sources(spark)
     return {
         "__name__": "__main__",
         "__builtins__": __builtins__,

@@ -88,6 +88,10 @@ def local_spark(
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    # Python data sources (the local Kinesis source) run in Spark's Python workers, which import this repository.
+    paths = os.environ.get("PYTHONPATH", "").split(os.pathsep)
+    if str(REPO_ROOT) not in paths:
+        os.environ["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), *[p for p in paths if p]])
     warehouse = Path(warehouse or tempfile.mkdtemp(prefix="spark-warehouse-")).absolute()
     builder = (
         SparkSession.builder.master(master)
@@ -111,6 +115,8 @@ def local_spark(
         # Titles, descriptions, tags and URLs are nearly all distinct: Parquet's dictionary encoding fills a
         # dictionary per column chunk only to give it up. Without it the cleaned pins are written 3 s sooner (1M).
         .config("spark.hadoop.parquet.enable.dictionary", "false")
+        # Delta's `timestamp` is UTC-adjusted microseconds; Spark's default (INT96) is not a Delta type.
+        .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
     )
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")

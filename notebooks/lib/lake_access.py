@@ -3,13 +3,15 @@
 # MAGIC # Lake access: where the lake is and how its JSON is read
 # MAGIC
 # MAGIC The S3 sink writes `topics/<user_id>.pin|geo|user/partition=<p>/<topic>+<p>+<offset>.json`, newline-delimited
-# MAGIC JSON, one record value per line (DESIGN 3.4). Two ways in, chosen by the `lake_access` widget of the caller:
+# MAGIC JSON, one record value per line (docs/data-contracts.md 3.4). Two ways in, chosen by the `lake_access` widget of the caller:
 # MAGIC
 # MAGIC * `direct` (default, Databricks' current recommendation): read `s3://<bucket>` with the cluster's instance
 # MAGIC   profile, or a Unity Catalog external location / volume path given as the `bucket` widget
 # MAGIC   (`s3://...`, `/Volumes/<catalog>/<schema>/<volume>`, any path Spark can read).
 # MAGIC * `mount` (the course's way): mount `s3a://<bucket>` on `/mnt/<bucket>` with AWS keys read from a secret scope
-# MAGIC   (`secret_scope` widget, keys `access_key_id` and `secret_access_key`). Keys never appear in a notebook.
+# MAGIC   (`secret_scope` widget, keys `access_key_id` and `secret_access_key`) or, as the course does, from a Delta
+# MAGIC   table (`credentials_table` widget, e.g. `authentication_credentials`, columns `Access key ID` and
+# MAGIC   `Secret access key`). Keys never appear in a notebook.
 # MAGIC
 # MAGIC Schemas are explicit (no inference). Datetimes are read as strings and typed by the cleaning, which accepts
 # MAGIC ISO-8601 and `YYYY-MM-DD HH:MM:SS`. A line that is not valid JSON for the schema lands in `_corrupt_record`.
@@ -32,7 +34,7 @@ def _schema(*fields):
     )
 
 
-#: Raw record schemas (DESIGN 3.1 columns, in order). `follower_count` is text on purpose (`538k`, `2M`).
+#: Raw record schemas (docs/data-contracts.md 3.1 columns, in order). `follower_count` is text on purpose (`538k`, `2M`).
 RAW_SCHEMAS = {
     "pin": _schema(
         ("index", T.LongType()),
@@ -65,14 +67,16 @@ RAW_SCHEMAS = {
 }
 
 
-def lake_root(mode, bucket, secret_scope="aws"):
-    """Root path of the lake for `mode` (`direct` or `mount`) and `bucket` (a name, an `s3://` URI or a path)."""
+def lake_root(mode, bucket, secret_scope="aws", credentials_table=""):
+    """Root path of the lake for `mode` (`direct` or `mount`) and `bucket` (a name, an `s3://` URI or a path).
+
+    `mount` takes its keys from `credentials_table` when one is named, else from `secret_scope`."""
     bucket = bucket.strip().rstrip("/")
     if not bucket:
         raise ValueError("the bucket widget is empty: give a bucket name, an s3:// URI or a path")
     if mode == "mount":
         name = bucket.split("://", 1)[-1].split("/", 1)[0]
-        return mount_bucket(name, secret_scope)
+        return mount_bucket(name, secret_scope, credentials_table)
     if mode == "direct":
         return bucket if ("/" in bucket or ":" in bucket) else f"s3://{bucket}"
     raise ValueError(f"lake_access must be one of {', '.join(LAKE_ACCESS_MODES)}, not {mode!r}")

@@ -101,16 +101,18 @@ def test_batch_notebook_in_mount_mode_with_keys_from_a_secret_scope(
         mounts = namespace["dbutils"].fs.mounts()
         assert [(m.mountPoint, m.source) for m in mounts] == [("/mnt/my-bucket", "s3a://my-bucket")]
         assert run.namespace["LAKE"] == "/mnt/my-bucket"
-        tables = {t.name for t in spark.catalog.listTables(database)}
-        assert {f"{LAKE_USER}_{d}_table" for d in ("pin", "geo", "user")} <= tables
-        assert set(run.namespace["RESULT_TABLES"].values()) <= tables
-        counts = {r.dataset: r for r in spark.table(f"{LAKE_USER}_batch_counts").collect()}
+        nspark = namespace["spark"]  # the notebook's spark: it knows the local Delta tables
+        for dataset in ("pin", "geo", "user"):
+            assert nspark.catalog.tableExists(f"{LAKE_USER}_{dataset}_batch")
+            assert not nspark.catalog.tableExists(f"{LAKE_USER}_{dataset}_table")  # the stream's, untouched
+        assert all(nspark.catalog.tableExists(t) for t in run.namespace["RESULT_TABLES"].values())
+        counts = {r.dataset: r for r in nspark.table(f"{LAKE_USER}_batch_counts").collect()}
         assert (counts["pin"].read, counts["pin"].rejected) == (batch_run.counts["pin"].read + 2, 2)
         assert counts["pin"].cleaned == batch_run.counts["pin"].cleaned
-        assert spark.table(f"{LAKE_USER}_pin_rejected").count() == 2
-        assert f"{LAKE_USER}_geo_rejected" not in tables
+        assert nspark.table(f"{LAKE_USER}_pin_rejected").count() == 2
+        assert not nspark.catalog.tableExists(f"{LAKE_USER}_geo_rejected")
         # same answers as the direct-mode run of the same lake
-        top = spark.table(f"{LAKE_USER}_top_country_by_followers").toPandas()
+        top = nspark.table(f"{LAKE_USER}_top_country_by_followers").toPandas()
         assert top.to_dict("records") == batch_run.results["top_country_by_followers"].to_dict("records")
     finally:
         spark.catalog.setCurrentDatabase(previous)
@@ -141,3 +143,40 @@ def test_run_batch_reads_an_s3_lake_on_localstack(
     for name, frame in batch_run.results.items():
         assert result.results[name].to_dict("records") == frame.to_dict("records"), name
     assert (tmp_path / "out" / ".lake-cache" / bucket / "topics").is_dir()
+
+
+def test_mount_keys_may_come_from_the_courses_credentials_table(spark: Any, tmp_path: Path) -> None:
+    """The course keeps its AWS keys in a Delta table `authentication_credentials`; mount mode accepts it."""
+    from local_stack.notebook_runner.lake import S3Mirror
+    from local_stack.notebook_runner.runner import make_namespace, run_notebook
+
+    (tmp_path / "s3" / "course-bucket").mkdir(parents=True)
+    namespace = make_namespace(
+        spark, {}, S3Mirror(tmp_path / "cache", s3_dir=tmp_path / "s3"), lambda *a, **k: None
+    )
+    run_notebook(NOTEBOOKS / "lib" / "adapter.py", spark, namespace=namespace)
+    database = f"creds_{uuid.uuid4().hex[:8]}"
+    spark.sql(f"CREATE DATABASE {database} LOCATION '{(tmp_path / 'tables').as_posix()}'")
+    previous = spark.catalog.currentDatabase()
+    spark.catalog.setCurrentDatabase(database)
+    try:
+        keys = spark.createDataFrame(
+            [("AKIDCOURSE", "se/cret+key", "user")],
+            "`Access key ID` string, `Secret access key` string, `User name` string",
+        )
+        keys.write.format("delta").mode("overwrite").saveAsTable("authentication_credentials")
+        assert namespace["aws_keys"]("unused-scope", "authentication_credentials") == (
+            "AKIDCOURSE",
+            "se/cret+key",
+        )
+        point = namespace["mount_bucket"]("course-bucket", "unused-scope", "authentication_credentials")
+        mounts = namespace["dbutils"].fs._mounts
+        assert point == "/mnt/course-bucket"
+        assert mounts[point] == "s3a://AKIDCOURSE:se%2Fcret%2Bkey@course-bucket"  # the secret key URL-encoded
+        empty = spark.createDataFrame([], keys.schema)
+        empty.write.format("delta").mode("overwrite").saveAsTable("no_keys")
+        with pytest.raises(ValueError, match="no_keys is empty"):
+            namespace["aws_keys"]("unused-scope", "no_keys")
+    finally:
+        spark.catalog.setCurrentDatabase(previous)
+        spark.sql(f"DROP DATABASE {database} CASCADE")

@@ -1,5 +1,5 @@
 """`run_batch` (what `make run-batch` runs) on a generated lake: the nine CSVs against an independent plain-Python
-computation of the same rules over the generated rows, the cleaned Parquet, the counts and the report."""
+computation of the same rules over the generated rows, the cleaned Delta tables, the counts and the report."""
 
 from __future__ import annotations
 
@@ -24,6 +24,25 @@ COLUMNS = {
     "users_joined_by_year": ["post_year", "number_users_joined"],
     "median_followers_by_join_year": ["post_year", "median_follower_count"],
     "median_followers_by_join_year_and_age_group": ["age_group", "post_year", "median_follower_count"],
+}
+
+#: Cleaned table columns (docs/data-contracts.md 3.6).
+CLEAN_COLUMNS = {
+    "pin": [
+        "ind",
+        "unique_id",
+        "title",
+        "description",
+        "follower_count",
+        "poster_name",
+        "tag_list",
+        "is_image_or_video",
+        "image_src",
+        "save_location",
+        "category",
+    ],
+    "geo": ["ind", "country", "coordinates", "timestamp"],
+    "user": ["ind", "user_name", "age", "date_joined"],
 }
 
 
@@ -69,12 +88,15 @@ def test_counts_before_and_after_cleaning(
         assert counts.duplicates_removed == counts.read - counts.cleaned > 0
 
 
-def test_cleaned_tables_are_parquet_with_one_row_per_ind(spark: Any, batch_run: Any, expected: dict) -> None:
-    pin = spark.read.parquet(str(batch_run.out / "cleaned" / "pin"))
-    assert pin.columns[0] == "ind" and "save_location" in pin.columns
-    rows = {
-        r.ind: r.asDict() for r in pin.select("ind", "follower_count", "save_location", "title").collect()
-    }
+def test_cleaned_tables_are_delta_tables_with_one_row_per_ind(batch_run: Any, expected: dict) -> None:
+    from deltalake import DeltaTable
+
+    pin = DeltaTable(str(batch_run.out / "cleaned" / "pin"))
+    assert pin.protocol().min_reader_version == 1  # plain Delta: any reader, Databricks included
+    table = pin.to_pyarrow_table()
+    assert table.column_names == CLEAN_COLUMNS["pin"]
+    assert str(table.schema.field("follower_count").type) == "int32"
+    rows = {r["ind"]: r for r in table.to_pylist()}
     assert len(rows) == len(expected["cleaned"]["pin"])
     for ind, want in expected["cleaned"]["pin"].items():
         got = rows[ind]
@@ -83,10 +105,14 @@ def test_cleaned_tables_are_parquet_with_one_row_per_ind(spark: Any, batch_run: 
             want["save_location"],
             want["title"],
         )
-    for dataset in ("geo", "user"):
-        assert spark.read.parquet(str(batch_run.out / "cleaned" / dataset)).count() == len(
-            expected["cleaned"][dataset]
-        )
+    geo = DeltaTable(str(batch_run.out / "cleaned" / "geo")).to_pyarrow_table()
+    assert geo.column_names == CLEAN_COLUMNS["geo"]
+    assert str(geo.schema.field("timestamp").type) == "timestamp[us, tz=UTC]"
+    assert str(geo.schema.field("coordinates").type) == "list<element: double>"
+    assert geo.num_rows == len(expected["cleaned"]["geo"])
+    user = DeltaTable(str(batch_run.out / "cleaned" / "user")).to_pyarrow_table()
+    assert user.column_names == CLEAN_COLUMNS["user"]
+    assert user.num_rows == len(expected["cleaned"]["user"])
 
 
 def test_report_is_one_self_contained_page_with_a_chart_per_result(batch_run: Any) -> None:
