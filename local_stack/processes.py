@@ -4,12 +4,16 @@ Each component runs detached (own session) with its output in `<state>/logs/<nam
 `<state>/run/<name>.pid`. The PID file also records the command line, so `is_running` only trusts a PID whose
 `/proc/<pid>/cmdline` still matches what we started (a recycled PID is never mistaken for ours, and nothing
 is ever stopped by name). Errors name the component: a port already taken (and by whom, when we can tell), a
-component that dies or fails its health check (with the last lines of its log).
+component that dies or fails its health check (with the last lines of its log). Logs are written 0600 (a
+component's debug log may name a secret) and so are files written with `write_private` (outputs holding the API
+key). Every polling wait uses the project's one retry policy (`emulation.retry.RetryPolicy`, via `wait_for`).
+`listeners` reads which addresses a process tree listens on from /proc/net/tcp{,6} (not from its flags).
 """
 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 import os
 import signal
@@ -22,7 +26,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from emulation.retry import RetryPolicy
+
 LOG_TAIL_LINES = 30
+#: Waits between polls of a condition (a health check, a process exiting): a few ms first, at most 0.5 s.
+POLL = RetryPolicy(attempts=None, base=0.02, cap=0.5)
 
 
 class StackError(RuntimeError):
@@ -60,28 +68,99 @@ def port_is_open(host: str, port: int, timeout: float = 0.5) -> bool:
         return False
 
 
-def port_owner(port: int) -> str | None:
-    """`pid <n> (<command>)` of the process listening on `port`, when /proc lets us see it."""
-    inodes: set[str] = set()
+def _decode_address(hex_address: str) -> str:
+    """An address of /proc/net/tcp{,6} (hex, 32-bit words in host byte order) as text."""
+    raw = bytes.fromhex(hex_address)
+    words = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))  # x86/arm: little-endian words
+    return str(ipaddress.ip_address(words))
+
+
+def listening_sockets() -> dict[str, tuple[str, int]]:
+    """Socket inode -> (address, port) of every TCP socket in LISTEN state (IPv4 and IPv6)."""
+    found: dict[str, tuple[str, int]] = {}
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         with contextlib.suppress(OSError), open(table) as fh:
             for line in fh.readlines()[1:]:
                 fields = line.split()
                 local, state, inode = fields[1], fields[3], fields[9]
-                if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:
-                    inodes.add(inode)
+                if state == "0A":
+                    address, port = local.rsplit(":", 1)
+                    found[inode] = (_decode_address(address), int(port, 16))
+    return found
+
+
+def socket_inodes(pid: int) -> set[str]:
+    """Inodes of the sockets process `pid` holds open (empty when /proc does not let us see them)."""
+    inodes: set[str] = set()
+    with contextlib.suppress(OSError):
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                link = os.readlink(fd)
+                if link.startswith("socket:["):
+                    inodes.add(link[8:-1])
+    return inodes
+
+
+def port_owner(port: int) -> str | None:
+    """`pid <n> (<command>)` of the process listening on `port`, when /proc lets us see it."""
+    inodes = {inode for inode, (_, p) in listening_sockets().items() if p == port}
     if not inodes:
         return None
     for pid_dir in Path("/proc").iterdir():
-        if not pid_dir.name.isdigit():
-            continue
-        with contextlib.suppress(OSError):
-            for fd in (pid_dir / "fd").iterdir():
-                link = os.readlink(fd)
-                if link.startswith("socket:[") and link[8:-1] in inodes:
-                    cmd = " ".join(read_cmdline(int(pid_dir.name)) or [])
-                    return f"pid {pid_dir.name} ({cmd[:120]})"
+        if pid_dir.name.isdigit() and socket_inodes(int(pid_dir.name)) & inodes:
+            cmd = " ".join(read_cmdline(int(pid_dir.name)) or [])
+            return f"pid {pid_dir.name} ({cmd[:120]})"
     return None
+
+
+@dataclass(frozen=True)
+class Listener:
+    """One listening TCP socket of a process."""
+
+    pid: int
+    command: str
+    address: str
+    port: int
+
+    @property
+    def loopback(self) -> bool:
+        address = ipaddress.ip_address(self.address)
+        mapped = getattr(address, "ipv4_mapped", None)
+        return (mapped or address).is_loopback
+
+    def __str__(self) -> str:
+        host = f"[{self.address}]" if ":" in self.address else self.address
+        return f"{host}:{self.port} (pid {self.pid}: {self.command[:100]})"
+
+
+def process_tree(pid: int) -> list[int]:
+    """`pid` and every live descendant of it (children of children included), from /proc/<pid>/stat."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    tree, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        if current in tree or read_cmdline(current) is None:
+            continue
+        tree.append(current)
+        todo += children.get(current, [])
+    return tree
+
+
+def listeners(pids: Sequence[int]) -> list[Listener]:
+    """Every TCP socket the processes `pids` and their descendants listen on, as /proc/net/tcp{,6} report."""
+    sockets = listening_sockets()
+    found: list[Listener] = []
+    for root in pids:
+        for pid in process_tree(root):
+            command = " ".join(read_cmdline(pid) or [])
+            for inode in sorted(socket_inodes(pid) & sockets.keys()):
+                address, port = sockets[inode]
+                found.append(Listener(pid, command, address, port))
+    return sorted(set(found), key=lambda li: (li.pid, li.port))
 
 
 def ensure_port_free(name: str, host: str, port: int) -> None:
@@ -102,6 +181,48 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
         return sock.getsockname()[1]
+
+
+# --- waiting and private files -----------------------------------------------------------------------
+def wait_for(
+    condition: Callable[[], bool],
+    timeout: float,
+    policy: RetryPolicy = POLL,
+    sleep: Callable[[float], None] = time.sleep,
+) -> bool:
+    """Poll `condition` with the policy's waits until it holds (True) or `timeout` seconds pass (False)."""
+    deadline = time.monotonic() + timeout
+    for delay in policy.delays():
+        if condition():
+            return True
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        sleep(min(delay, remaining))
+    return condition()
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write `text` to `path` readable by its owner only (0600), atomically (the file may hold a secret)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    tmp.replace(path)
+
+
+def open_private_log(path: Path) -> int:
+    """A file descriptor appending to `path`, which is made (or kept) readable by its owner only."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    os.fchmod(fd, 0o600)
+    return fd
 
 
 # --- health checks -----------------------------------------------------------------------------------
@@ -176,9 +297,8 @@ def start(
     cwd: Path | None = None,
 ) -> int:
     """Start argv detached (own session, stdin closed), output appended to the log; record its PID."""
-    paths.log.parent.mkdir(parents=True, exist_ok=True)
     paths.pid.parent.mkdir(parents=True, exist_ok=True)
-    with open(paths.log, "ab") as log:
+    with os.fdopen(open_private_log(paths.log), "ab") as log:
         log.write(
             f"\n--- {time.strftime('%Y-%m-%dT%H:%M:%S')} starting {paths.name}: {' '.join(argv)}\n".encode()
         )
@@ -196,11 +316,8 @@ def start(
         except OSError as exc:
             raise StackError(f"{paths.name}: cannot start {argv[0]}: {exc}") from exc
     # Record the argv as /proc will report it (absolute resolution is the kernel's, not ours).
-    deadline = time.monotonic() + 2
+    wait_for(lambda: read_cmdline(proc.pid) is not None or proc.poll() is not None, timeout=2)
     cmdline = read_cmdline(proc.pid)
-    while cmdline is None and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)
-        cmdline = read_cmdline(proc.pid)
     paths.pid.write_text(json.dumps({"pid": proc.pid, "argv": cmdline or list(argv)}))
     _CHILDREN[proc.pid] = proc
     return proc.pid
@@ -225,23 +342,22 @@ def wait_healthy(
     what: str = "",
 ) -> None:
     """Poll `check` until it passes; raise HealthCheckError naming the component (with its log tail)."""
-    deadline = time.monotonic() + timeout
-    delay = 0.05
-    while True:
+
+    def healthy() -> bool:
         if check():
-            return
+            return True
         if not _alive(pid):
             raise HealthCheckError(
                 f"{paths.name} exited while starting (pid {pid}). Last lines of {paths.log}:\n{tail(paths.log)}"
             )
-        if time.monotonic() >= deadline:
-            raise HealthCheckError(
-                f"{paths.name} failed its health check{f' ({what})' if what else ''} within {timeout:.0f}s "
-                f"(pid {pid} still running; stop it with `python -m local_stack down`). "
-                f"Last lines of {paths.log}:\n{tail(paths.log)}"
-            )
-        time.sleep(delay)
-        delay = min(delay * 1.5, 0.5)
+        return False
+
+    if not wait_for(healthy, timeout):
+        raise HealthCheckError(
+            f"{paths.name} failed its health check{f' ({what})' if what else ''} within {timeout:.0f}s "
+            f"(pid {pid} still running; stop it with `python -m local_stack down`). "
+            f"Last lines of {paths.log}:\n{tail(paths.log)}"
+        )
 
 
 def stop(paths: ProcessPaths, timeout: float = 10.0) -> bool:
@@ -255,14 +371,9 @@ def stop(paths: ProcessPaths, timeout: float = 10.0) -> bool:
         paths.pid.unlink(missing_ok=True)
         return False
     _signal(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while _alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    if _alive(pid):
+    if not wait_for(lambda: not _alive(pid), timeout):
         _signal(pid, signal.SIGKILL)
-        deadline = time.monotonic() + 5
-        while _alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_for(lambda: not _alive(pid), 5)
     child = _CHILDREN.pop(pid, None)
     if child is not None:
         with contextlib.suppress(subprocess.TimeoutExpired):

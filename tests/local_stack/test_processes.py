@@ -13,18 +13,23 @@ import pytest
 
 from local_stack.processes import (
     HealthCheckError,
+    Listener,
     PortInUseError,
     ProcessPaths,
     ensure_port_free,
     http_ok,
     is_running,
+    listeners,
     port_is_open,
+    process_tree,
     read_cmdline,
     running_pid,
     start,
     stop,
     tcp_check,
+    wait_for,
     wait_healthy,
+    write_private,
 )
 from tests.support.net import free_port
 
@@ -131,3 +136,81 @@ def test_tcp_and_http_checks_against_a_real_server(paths: ProcessPaths) -> None:
     finally:
         stop(paths)
     assert not port_is_open("127.0.0.1", port)
+
+
+# --- listeners, private files, polling --------------------------------------------------------------------
+def test_listeners_of_a_process_tree_are_read_from_proc_net_with_their_real_address(
+    paths: ProcessPaths,
+) -> None:
+    # A parent that starts a child; the child listens on every interface (IPv4) and the parent on loopback IPv6.
+    public, private = free_port(), free_port()
+    child = (
+        f"import socket, time; s = socket.socket(); s.bind(('0.0.0.0', {public})); s.listen(); "
+        "print('child ready', flush=True); time.sleep(60)"
+    )
+    parent = (
+        f"import socket, subprocess, sys, time; subprocess.Popen([sys.executable, '-c', {child!r}]); "
+        f"s = socket.socket(socket.AF_INET6); s.bind(('::1', {private})); s.listen(); time.sleep(60)"
+    )
+    pid = start(paths, python(parent))
+    try:
+        assert wait_for(lambda: "child ready" in paths.log.read_text(), timeout=10)
+        found = wait_until_listeners(pid, 2)
+        assert len(process_tree(pid)) == 2
+        by_port = {li.port: li for li in found}
+        assert set(by_port) == {public, private}
+        assert by_port[public].address == "0.0.0.0" and not by_port[public].loopback
+        assert by_port[public].pid != pid  # found in the child, not the process we started
+        assert by_port[private].address == "::1" and by_port[private].loopback
+        assert str(by_port[public]).startswith(f"0.0.0.0:{public} (pid ")
+    finally:
+        stop(paths)
+    assert listeners([pid]) == []
+
+
+def wait_until_listeners(pid: int, count: int) -> list[Listener]:
+    found: list[Listener] = []
+
+    def enough() -> bool:
+        found[:] = listeners([pid])
+        return len(found) >= count
+
+    wait_for(enough, timeout=10)
+    return found
+
+
+@pytest.mark.parametrize(
+    ("address", "loopback"),
+    [("127.0.0.1", True), ("127.0.0.53", True), ("::1", True), ("::ffff:127.0.0.1", True),
+     ("0.0.0.0", False), ("::", False), ("10.1.2.3", False)],
+)  # fmt: skip
+def test_what_counts_as_loopback(address: str, loopback: bool) -> None:
+    assert Listener(1, "x", address, 80).loopback is loopback
+
+
+def test_private_files_and_logs_are_readable_by_their_owner_only(paths: ProcessPaths, tmp_path: Path) -> None:
+    secret = tmp_path / "outputs" / "local.json"
+    write_private(secret, '{"api_key": "k"}')
+    assert secret.read_text() == '{"api_key": "k"}'
+    assert secret.stat().st_mode & 0o777 == 0o600
+    secret.chmod(0o644)  # an older file: rewritten private
+    write_private(secret, "{}")
+    assert secret.stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in secret.parent.iterdir()] == ["local.json"]  # no temporary file left
+    paths.log.parent.mkdir(parents=True)
+    paths.log.write_text("an older log\n")
+    paths.log.chmod(0o644)
+    pid = start(paths, python("print('x')"))
+    wait_for(lambda: read_cmdline(pid) is None, timeout=10)
+    stop(paths)
+    assert paths.log.stat().st_mode & 0o777 == 0o600
+    assert paths.log.read_text().startswith("an older log\n")
+
+
+def test_wait_for_polls_with_the_shared_policy_until_true_or_timeout() -> None:
+    calls, waits = [], []
+    assert wait_for(lambda: calls.append(1) or len(calls) == 4, timeout=10, sleep=waits.append) is True
+    assert len(calls) == 4 and len(waits) == 3 and all(0 <= w <= 0.5 for w in waits)
+    t0 = time.monotonic()
+    assert wait_for(lambda: False, timeout=0.2) is False
+    assert 0.2 <= time.monotonic() - t0 < 2
