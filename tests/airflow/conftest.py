@@ -31,37 +31,49 @@ DAG_FILE = DAGS / "pinterest_batch.py"
 
 
 @pytest.fixture
-def load_dagbag(monkeypatch: pytest.MonkeyPatch):
-    """Parse airflow/dags with the given Airflow Variables (as AIRFLOW_VAR_* env) and return the DagBag."""
+def variables(monkeypatch: pytest.MonkeyPatch):
+    """Set Airflow Variables (as AIRFLOW_VAR_* environment variables, which tasks read when they run)."""
+
+    def set_variables(**values: str) -> None:
+        for key, value in values.items():
+            monkeypatch.setenv(f"AIRFLOW_VAR_{key.upper()}", value)
+
+    return set_variables
+
+
+@pytest.fixture
+def load_dagbag():
+    """Parse a DAG folder (default airflow/dags) and return the DagBag."""
     from airflow.models import DagBag
 
-    def load(**variables: str) -> Any:
-        for key, value in variables.items():
-            monkeypatch.setenv(f"AIRFLOW_VAR_{key.upper()}", value)
-        return DagBag(dag_folder=str(DAGS), include_examples=False)
+    def load(folder: Path = DAGS) -> Any:
+        return DagBag(dag_folder=str(folder), include_examples=False)
 
     return load
 
 
 @pytest.fixture
 def load_dag(load_dagbag):
-    """The one DAG of airflow/dags, parsed with the given Airflow Variables."""
+    """The one DAG of airflow/dags (or of `folder`), its trigger tasks polling fast (0.05 s) for the tests."""
 
-    def load(**variables: str) -> Any:
-        bag = load_dagbag(**variables)
+    def load(folder: Path = DAGS) -> Any:
+        bag = load_dagbag(folder)
         assert bag.import_errors == {}, bag.import_errors
         assert len(bag.dags) == 1, bag.dag_ids
-        return next(iter(bag.dags.values()))
+        dag = next(iter(bag.dags.values()))
+        for task in dag.tasks:
+            if hasattr(task, "polling_period_seconds"):
+                task.polling_period_seconds = 0.05
+        return dag
 
     return load
 
 
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeDatabricks]:
-    """A fake Databricks server, the default Databricks connection pointing at it, and fast polling."""
+    """A fake Databricks server and the default Databricks connection pointing at it."""
     with FakeDatabricks(polls_before_terminal=1) as server:
         monkeypatch.setenv("AIRFLOW_CONN_DATABRICKS_DEFAULT", server.airflow_connection())
-        monkeypatch.setenv("AIRFLOW_VAR_PINTEREST_POLLING_SECONDS", "0.05")
         yield server
 
 
