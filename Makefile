@@ -9,6 +9,8 @@ USER_ID ?= $(shell $(PY) -m emulation.config user-id 2>/dev/null || echo demo)
 STACK ?= host
 LAKE ?= .local/lake
 OUT ?= out/batch
+STREAM_OUT ?= out/stream
+TRIGGER ?= availableNow
 TF_PLUGIN_DIR ?= $(if $(wildcard /opt/tf-plugins),/opt/tf-plugins,)
 
 VENV := .venv
@@ -21,7 +23,7 @@ KINESIS_LOCAL := $(LOCALSTACK_FS)/var/lib/localstack/lib/kinesis-local/0.4.13
 
 export USER_ID CHECKPOINT_DISABLE=1 TF_PLUGIN_DIR LOCALSTACK_FS
 
-.PHONY: help setup lint format test test-fast local-up local-down local-status seed demo \
+.PHONY: help setup lint format test local-up local-down local-status seed demo \
         emulate-batch emulate-stream run-batch run-stream bench plan apply destroy \
         import-notebooks deploy-job clean
 
@@ -106,6 +108,9 @@ demo: $(VENV)/.installed $(LS_VENV)/.installed $(KINESIS_LOCAL)/.installed $(SPA
 
 run-batch: $(VENV)/.installed $(SPARK_ARCHIVE) ## Run the batch notebook on local Spark: LAKE=<dir|s3://...> USER_ID=<id> OUT=<dir>
 	$(PY) -m local_stack.notebook_runner batch --lake $(LAKE) --user-id $(USER_ID) --out $(OUT)
+
+run-stream: local-up $(SPARK_ARCHIVE) ## Run the stream notebook on local Spark: Kinesis -> Delta tables in STREAM_OUT (TRIGGER=availableNow|processingTime)
+	$(PY) -m local_stack.notebook_runner stream --user-id $(USER_ID) --out $(STREAM_OUT) --trigger $(TRIGGER)
 
 bench: setup ## Benchmarks: print a table and write out/bench/results.json
 	$(PY) -m benchmarks

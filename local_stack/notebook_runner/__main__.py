@@ -1,6 +1,7 @@
 """CLI of the local notebook runner.
 
 python -m local_stack.notebook_runner batch --lake <dir|s3://bucket> --user-id <id> --out <dir>
+python -m local_stack.notebook_runner stream --user-id <id> --out <dir> [--trigger availableNow|processingTime]
 python -m local_stack.notebook_runner run <notebook.py> [--widget name=value ...]
 """
 
@@ -17,7 +18,11 @@ DESCRIPTION = """Run Databricks source notebooks (.py) on local Spark.
 
 batch  runs notebooks/batch.py on a lake (a directory laid out like the bucket, or s3://bucket served by the
        local stack at AWS_ENDPOINT_URL, default http://127.0.0.1:4566) and writes OUT/<result>.csv for the nine
-       results, OUT/cleaned/<dataset>/ (Parquet), OUT/rejected/<dataset>/ and OUT/report.html.
+       results, OUT/cleaned/<dataset>/ and OUT/rejected/<dataset>/ (Delta tables) and OUT/report.html.
+stream runs notebooks/stream.py on the local stack's Kinesis streams streaming-<user_id>-pin|geo|user and MERGEs
+       what they hold into the Delta tables OUT/tables/<prefix>_<dataset>_table, with checkpoints in
+       OUT/checkpoints/<dataset>: a second run reads only what arrived since. availableNow (default) stops once
+       the streams are drained; processingTime runs a micro-batch every --interval until Ctrl-C.
 run    runs any notebook: %run, %md and %sql cells are understood; spark, dbutils (widgets, secrets from
        DATABRICKS_SECRET_<SCOPE>_<KEY>, fs with /mnt mounts) and display are provided.
 class-archive
@@ -47,6 +52,23 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--user-id", required=True, help="user id: topics <user_id>.pin|geo|user")
     batch.add_argument("--out", required=True, type=Path, help="output directory")
     batch.add_argument("--verbose", action="store_true", help="print each cell and displayed results")
+    stream = commands.add_parser("stream", help="run the stream notebook: Kinesis -> Delta tables")
+    stream.add_argument("--user-id", required=True, help="user id: streams streaming-<user_id>-pin|geo|user")
+    stream.add_argument("--out", required=True, type=Path, help="tables and checkpoints directory (kept)")
+    stream.add_argument(
+        "--trigger",
+        choices=("availableNow", "processingTime"),
+        default="availableNow",
+        help="availableNow: drain the streams and stop (default); processingTime: run until Ctrl-C",
+    )
+    stream.add_argument("--interval", default="10 seconds", help="micro-batch interval of processingTime")
+    stream.add_argument(
+        "--initial-position",
+        choices=("trim_horizon", "latest"),
+        default="trim_horizon",
+        help="where a new checkpoint starts reading (default trim_horizon: everything retained)",
+    )
+    stream.add_argument("--verbose", action="store_true", help="print each cell")
     run = commands.add_parser("run", help="run one notebook file")
     run.add_argument("notebook", type=Path, help="notebook source file (.py)")
     run.add_argument(
@@ -75,6 +97,18 @@ def main(argv: list[str] | None = None) -> int:
             from local_stack.notebook_runner.batch import run_batch
 
             print(run_batch(args.lake, args.user_id, args.out, echo=args.verbose).summary())
+        elif args.command == "stream":
+            from local_stack.notebook_runner.stream import run_stream
+
+            result = run_stream(
+                args.user_id,
+                args.out,
+                trigger=args.trigger,
+                interval=args.interval,
+                initial_position=args.initial_position,
+                echo=args.verbose,
+            )
+            print(result.summary())
         else:
             from local_stack.notebook_runner.runner import run_notebook
             from local_stack.notebook_runner.session import local_spark
@@ -94,6 +128,9 @@ def main(argv: list[str] | None = None) -> int:
     except (NotebookError, LakeError, WidgetError, SecretError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("stopped (Ctrl-C); a stream run continues from its checkpoints next time", file=sys.stderr)
+        return 130
     return 0
 
 
