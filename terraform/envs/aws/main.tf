@@ -3,6 +3,7 @@
 #
 #   network ── msk ── kafka_client (REST Proxy, NLB, VPC link) ── api_gateway ── iam ── kinesis
 #                 └── msk_connect (S3 sink) ── storage (lake bucket)
+#   databricks_access (role + instance profile: lake, checkpoints, lake key, streams)
 #   mwaa (DAG bucket, Airflow)      source_db (optional RDS MySQL + loader)
 
 locals {
@@ -123,6 +124,17 @@ module "iam" {
   name_prefix                        = substr(local.name, 0, 38)
   kinesis_stream_arns                = values(module.kinesis.stream_arns)
   create_api_gateway_cloudwatch_role = var.api.manage_account_cloudwatch_role
+}
+
+module "databricks_access" {
+  source = "../../modules/databricks_access"
+
+  name                    = "${substr(local.name, 0, 53)}-databricks"
+  bucket_arn              = module.storage.bucket_arn
+  kms_key_arn             = module.storage.kms_key_arn
+  kinesis_stream_arns     = values(module.kinesis.stream_arns)
+  create_instance_profile = var.databricks.instance_profile
+  unity_catalog           = var.databricks.unity_catalog
 }
 
 module "api_gateway" {

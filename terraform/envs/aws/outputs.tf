@@ -74,8 +74,17 @@ output "mwaa_webserver_url" {
 }
 
 output "mwaa_secrets_prefix" {
-  description = "Secrets Manager prefix MWAA reads connections from: store the Databricks connection as `<prefix>/connections/databricks_default` (null when MWAA is off)."
+  description = "Secrets Manager prefix of this deployment's Airflow secrets, `airflow/<prefix>-<user_id>` (null when MWAA is off); the exact names are in `airflow_secret_names`."
   value       = try(module.mwaa[0].secrets_prefix, null)
+}
+
+output "airflow_secret_names" {
+  description = "The Secrets Manager names MWAA reads (and may read: nothing else): `connections_prefix` (connection `<id>` is the secret `<connections_prefix>/<id>`), `variables_prefix`, and `databricks_connection`, the full name of the secret to create for the DAG's `databricks_default` connection. Null when MWAA is off."
+  value = try({
+    connections_prefix    = module.mwaa[0].connections_prefix
+    variables_prefix      = module.mwaa[0].variables_prefix
+    databricks_connection = "${module.mwaa[0].connections_prefix}/databricks_default"
+  }, null)
 }
 
 output "mwaa_dag_bucket" {
@@ -91,4 +100,19 @@ output "source_db_secret_arn" {
 output "source_db_loader_command" {
   description = "The command that seeds the source database with the synthetic generator (null when source_db is off)."
   value       = module.source_db.loader_command
+}
+
+output "databricks_instance_profile_arn" {
+  description = "Instance profile for Databricks clusters (register it in the workspace, then set it as the job cluster's `aws_attributes.instance_profile_arn`): reads the lake and the streams, writes stream checkpoints. Null with `databricks.instance_profile = false`."
+  value       = module.databricks_access.instance_profile_arn
+}
+
+output "databricks_role_arn" {
+  description = "IAM role behind the instance profile (the Databricks cross-account role needs iam:PassRole on it; a Unity Catalog service or storage credential names it)."
+  value       = module.databricks_access.role_arn
+}
+
+output "lake_kms_key_arn" {
+  description = "KMS key that encrypts the lake bucket (SSE-KMS); the Databricks role may Decrypt and GenerateDataKey with it."
+  value       = module.storage.kms_key_arn
 }

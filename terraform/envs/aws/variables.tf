@@ -107,6 +107,25 @@ variable "api" {
   nullable = false
 }
 
+variable "databricks" {
+  description = <<-EOT
+    What Databricks gets (the databricks_access module): an IAM role reading the lake (`topics/`), writing
+    stream checkpoints (`checkpoints/`), using the lake key and reading the three streams, with an EC2 instance
+    profile (`instance_profile`, on by default). `unity_catalog` also lets a Unity Catalog service credential
+    (Kinesis) or storage credential (the lake) use the role: set `external_id` to the id Databricks shows when you
+    create the credential (`master_role_arn` defaults to Databricks' commercial UC master role).
+  EOT
+  type = object({
+    instance_profile = optional(bool, true)
+    unity_catalog = optional(object({
+      external_id     = string
+      master_role_arn = optional(string, "arn:aws:iam::414351767826:role/unity-catalog-prod-UCMasterRole-14S5ZJVKOTYTL")
+    }))
+  })
+  default  = {}
+  nullable = false
+}
+
 variable "mwaa" {
   description = "MWAA settings: on/off, Airflow version, class, and the DAG folder and requirements file uploaded to the DAG bucket (paths relative to terraform/envs/aws)."
   type = object({

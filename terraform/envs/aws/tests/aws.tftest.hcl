@@ -84,6 +84,56 @@ override_resource {
   }
 }
 
+# Known ARNs of the lake bucket, the streams and the Databricks role, so the Databricks policy and outputs can
+# be checked at plan time.
+override_resource {
+  target          = module.storage.aws_s3_bucket.this
+  override_during = plan
+  values = {
+    arn = "arn:aws:s3:::user-demo-bucket"
+  }
+}
+
+override_resource {
+  target          = module.kinesis.aws_kinesis_stream.this["pin"]
+  override_during = plan
+  values = {
+    arn = "arn:aws:kinesis:us-east-1:123456789012:stream/streaming-demo-pin"
+  }
+}
+
+override_resource {
+  target          = module.kinesis.aws_kinesis_stream.this["geo"]
+  override_during = plan
+  values = {
+    arn = "arn:aws:kinesis:us-east-1:123456789012:stream/streaming-demo-geo"
+  }
+}
+
+override_resource {
+  target          = module.kinesis.aws_kinesis_stream.this["user"]
+  override_during = plan
+  values = {
+    arn = "arn:aws:kinesis:us-east-1:123456789012:stream/streaming-demo-user"
+  }
+}
+
+override_resource {
+  target          = module.databricks_access.aws_iam_role.this
+  override_during = plan
+  values = {
+    arn = "arn:aws:iam::123456789012:role/pdp-demo-databricks"
+  }
+}
+
+override_resource {
+  target          = module.databricks_access.aws_iam_instance_profile.this[0]
+  override_during = plan
+  values = {
+    arn = "arn:aws:iam::123456789012:instance-profile/pdp-demo-databricks"
+  }
+}
+
 # The checks run on a copy of terraform/ alone, so the files the environment uploads come from the modules'
 # test fixtures (the defaults point at ../../../airflow and the downloaded plugin zip).
 variables {
@@ -204,6 +254,51 @@ run "security_settings" {
   }
 }
 
+run "databricks_access_and_airflow_secret_names" {
+  command = plan
+
+  assert {
+    condition = (
+      output.databricks_instance_profile_arn == "arn:aws:iam::123456789012:instance-profile/pdp-demo-databricks"
+      && output.databricks_role_arn == "arn:aws:iam::123456789012:role/pdp-demo-databricks"
+      && output.lake_kms_key_arn == "arn:aws:kms:us-east-1:123456789012:key/lake"
+    )
+    error_message = "The Databricks instance profile, its role and the lake key are output (make deploy-job reads databricks_instance_profile_arn)."
+  }
+
+  # The Databricks role reads this lake, this key and these three streams: the module gets the right inputs.
+  assert {
+    condition = {
+      for s in jsondecode(module.databricks_access.policy_json).Statement : s.Sid => toset(s.Resource)
+      } == {
+      ListTheLakeBucket          = toset(["arn:aws:s3:::user-demo-bucket"])
+      ReadTheLake                = toset(["arn:aws:s3:::user-demo-bucket/topics/*"])
+      ReadWriteStreamCheckpoints = toset(["arn:aws:s3:::user-demo-bucket/checkpoints/*"])
+      UseTheLakeKey              = toset(["arn:aws:kms:us-east-1:123456789012:key/lake"])
+      ReadThePipelineStreams = toset([
+        "arn:aws:kinesis:us-east-1:123456789012:stream/streaming-demo-pin",
+        "arn:aws:kinesis:us-east-1:123456789012:stream/streaming-demo-geo",
+        "arn:aws:kinesis:us-east-1:123456789012:stream/streaming-demo-user",
+      ])
+    }
+    error_message = "The Databricks policy must cover the lake bucket, its key and the three pipeline streams."
+  }
+
+  assert {
+    condition = output.airflow_secret_names == {
+      connections_prefix    = "airflow/pdp-demo/connections"
+      variables_prefix      = "airflow/pdp-demo/variables"
+      databricks_connection = "airflow/pdp-demo/connections/databricks_default"
+    }
+    error_message = "airflow_secret_names must name the secrets under this deployment's MWAA prefix."
+  }
+
+  assert {
+    condition     = jsondecode(module.databricks_access.assume_role_policy_json).Statement[*].Sid == ["Ec2AssumesRoleForTheInstanceProfile"]
+    error_message = "By default only the instance profile (EC2) may assume the Databricks role."
+  }
+}
+
 run "other_user_and_options" {
   command = plan
 
@@ -214,8 +309,9 @@ run "other_user_and_options" {
       plugin_path = "../../modules/msk_connect/tests/fixtures/confluentinc-kafka-connect-s3-test.zip"
       flush_size  = 2000
     }
-    mwaa      = { create = false }
-    source_db = { create = true, project_root = "../../modules/source_db/tests/fixtures/project" }
+    mwaa       = { create = false }
+    source_db  = { create = true, project_root = "../../modules/source_db/tests/fixtures/project" }
+    databricks = { instance_profile = false, unity_catalog = { external_id = "databricks-account-id" } }
   }
 
   assert {
@@ -229,8 +325,17 @@ run "other_user_and_options" {
   }
 
   assert {
-    condition     = length(module.mwaa) == 0 && output.mwaa_webserver_url == null
-    error_message = "MWAA can be turned off."
+    condition     = length(module.mwaa) == 0 && output.mwaa_webserver_url == null && output.airflow_secret_names == null
+    error_message = "MWAA can be turned off (and then there are no Airflow secret names)."
+  }
+
+  assert {
+    condition = (
+      output.databricks_instance_profile_arn == null
+      && jsondecode(module.databricks_access.assume_role_policy_json).Statement[*].Sid == ["UnityCatalogAssumesRole", "ExplicitSelfRoleAssumption"]
+      && jsondecode(module.databricks_access.assume_role_policy_json).Statement[0].Condition.StringEquals["sts:ExternalId"] == "databricks-account-id"
+    )
+    error_message = "databricks.unity_catalog trusts a Unity Catalog credential; the instance profile can be turned off."
   }
 
   assert {
