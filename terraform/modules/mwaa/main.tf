@@ -15,9 +15,13 @@ locals {
   bucket_name = coalesce(var.dag_bucket_name, "airflow-${var.name}-${local.account_id}")
   dag_files   = fileset(var.dags_dir, "**/*.py")
 
+  # Where Airflow looks up connections and variables: the only secret names the execution role may read.
+  connections_prefix = "${var.secrets_prefix}/connections"
+  variables_prefix   = "${var.secrets_prefix}/variables"
+
   airflow_configuration_options = merge({
     "secrets.backend"        = "airflow.providers.amazon.aws.secrets.secrets_manager.SecretsManagerBackend"
-    "secrets.backend_kwargs" = jsonencode({ connections_prefix = "${var.secrets_prefix}/connections", variables_prefix = "${var.secrets_prefix}/variables" })
+    "secrets.backend_kwargs" = jsonencode({ connections_prefix = local.connections_prefix, variables_prefix = local.variables_prefix })
   }, var.airflow_configuration_options)
 }
 
@@ -235,8 +239,8 @@ data "aws_iam_policy_document" "execution" {
     sid     = "AirflowSecrets"
     actions = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
     resources = [
-      "arn:${local.partition}:secretsmanager:${local.region}:${local.account_id}:secret:${var.secrets_prefix}/connections/*",
-      "arn:${local.partition}:secretsmanager:${local.region}:${local.account_id}:secret:${var.secrets_prefix}/variables/*",
+      "arn:${local.partition}:secretsmanager:${local.region}:${local.account_id}:secret:${local.connections_prefix}/*",
+      "arn:${local.partition}:secretsmanager:${local.region}:${local.account_id}:secret:${local.variables_prefix}/*",
     ]
   }
 }
@@ -261,7 +265,7 @@ resource "aws_secretsmanager_secret" "variables" {
   #checkov:skip=CKV2_AWS_57:Plain DAG settings, not credentials: there is nothing to rotate.
   for_each = var.airflow_variables
 
-  name                    = "${var.secrets_prefix}/variables/${each.key}"
+  name                    = "${local.variables_prefix}/${each.key}"
   description             = "Airflow Variable ${each.key} of ${var.name}"
   recovery_window_in_days = 0
 

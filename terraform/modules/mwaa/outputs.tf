@@ -34,8 +34,18 @@ output "execution_role_arn" {
 }
 
 output "secrets_prefix" {
-  description = "Secrets Manager prefix Airflow reads connections from (`<prefix>/connections/<conn_id>`)."
+  description = "Secrets Manager prefix of the environment's Airflow secrets (`<prefix>/connections/<conn_id>`, `<prefix>/variables/<key>`)."
   value       = var.secrets_prefix
+}
+
+output "connections_prefix" {
+  description = "Secrets Manager prefix Airflow reads connections from: the connection `<conn_id>` is the secret `<connections_prefix>/<conn_id>` (as configured in `secrets.backend_kwargs`)."
+  value       = local.connections_prefix
+}
+
+output "variables_prefix" {
+  description = "Secrets Manager prefix Airflow reads Variables from: the Variable `<key>` is the secret `<variables_prefix>/<key>`."
+  value       = local.variables_prefix
 }
 
 output "airflow_variable_secret_names" {

@@ -97,6 +97,23 @@ run "environment_and_dag_bucket" {
     error_message = "Airflow reads connections from Secrets Manager."
   }
 
+  # The prefixes the module outputs are the ones Airflow is configured with and the role may read.
+  assert {
+    condition = jsondecode(aws_mwaa_environment.this.airflow_configuration_options["secrets.backend_kwargs"]) == {
+      connections_prefix = output.connections_prefix
+      variables_prefix   = output.variables_prefix
+    } && output.connections_prefix == "airflow/connections" && output.variables_prefix == "airflow/variables"
+    error_message = "connections_prefix and variables_prefix must be what secrets.backend_kwargs configures."
+  }
+
+  assert {
+    condition = one([for s in data.aws_iam_policy_document.execution.statement : s if s.sid == "AirflowSecrets"]).resources == toset([
+      "arn:aws:secretsmanager:eu-west-1:123456789012:secret:airflow/connections/*",
+      "arn:aws:secretsmanager:eu-west-1:123456789012:secret:airflow/variables/*",
+    ])
+    error_message = "The execution role may read exactly the secrets under the two prefixes."
+  }
+
   assert {
     condition     = aws_secretsmanager_secret.variables["pinterest_user_id"].name == "airflow/variables/pinterest_user_id" && aws_secretsmanager_secret_version.variables["pinterest_user_id"].secret_string == "demo"
     error_message = "Airflow Variables are stored where the Secrets Manager backend looks for them."
