@@ -12,8 +12,10 @@ the broker accepts) go to the dead-letter file with their reason, and only the t
 error, a timeout, 429, a 5xx or a Kinesis throughput error is sent again. Every wait comes from the one retry
 policy (`emulation/retry.py`: exponential backoff with full jitter; a `Retry-After` header wins). A request the
 API rejects for good (another 4xx) sends all its records to the dead-letter file with the reason: nothing is
-dropped silently (a 413 splits the batch in two first). An API key the API refuses (401/403) or retries running
-out raise `DeliveryError`, which stops the caller (whose checkpoint then holds only what was delivered).
+dropped silently. A rejection that one record can cause for all (413 too large; Kinesis' InvalidArgumentException,
+say a record over its 1 MiB limit) splits the request in halves first, so only that record is dead-lettered.
+An API key the API refuses (401/403) or retries running out raise `DeliveryError`, which stops the caller (whose
+checkpoint then holds only what was delivered).
 """
 
 from __future__ import annotations
@@ -46,6 +48,9 @@ from emulation.retry import RetryPolicy
 KINESIS_MAX_RECORDS = 500
 # Kinesis errors (per record, or for the whole call, which API Gateway maps to 400) worth retrying.
 _KINESIS_TRANSIENT = ("ProvisionedThroughputExceededException", "InternalFailure", "LimitExceededException")
+# Kinesis rejections of a whole call that one record can cause (say one larger than the 1 MiB record limit: the
+# whole PutRecords fails with InvalidArgumentException "Data object is too large").
+_KINESIS_ONE_BAD_RECORD = ("InvalidArgumentException", "ValidationException")
 
 
 class DeliveryError(Exception):
@@ -180,6 +185,8 @@ class _Route:
     build: Callable[[Sequence[Mapping[str, Any]]], bytes]
     failures: Callable[[Any, int], Failures | None]
     transient_4xx: Callable[[requests.Response], bool] | None = None
+    #: A rejection of the whole request that one record may cause: the request is split to find that record.
+    one_bad_record: Callable[[requests.Response], bool] | None = None
 
 
 class Poster:
@@ -249,6 +256,7 @@ class Poster:
             build=lambda rows: to_json_bytes(kinesis_records_body(stream, rows, partition_key)),
             failures=_kinesis_failures,
             transient_4xx=_kinesis_transient_call,
+            one_bad_record=_kinesis_one_bad_record,
         )
         total = PostResult()
         for start in range(0, len(values), KINESIS_MAX_RECORDS):
@@ -302,7 +310,9 @@ class Poster:
                         f"the API refused the request (HTTP {status}: {_snippet(response)}): check the API key "
                         "(PIPELINE_API_KEY or the terraform output api_key)"
                     )
-                elif status == 413 and len(pending) > 1:  # too large: deliver each half on its own
+                elif len(pending) > 1 and (
+                    status == 413 or (route.one_bad_record is not None and route.one_bad_record(response))
+                ):  # too large, or one bad record fails them all: deliver each half on its own
                     half = len(pending) // 2
                     for part in (pending[:half], pending[half:]):
                         result.add(self._deliver(route, part))
@@ -421,8 +431,19 @@ def _kinesis_failures(body: Any, sent: int) -> Failures | None:
     return failed
 
 
-def _kinesis_transient_call(response: requests.Response) -> bool:
-    """API Gateway maps every Kinesis 4xx to 400; throughput errors among them are worth a retry."""
+def _kinesis_error_type(response: requests.Response) -> str:
+    """The Kinesis error type of an answer (`__type`; API Gateway maps every Kinesis 4xx to 400), or ''."""
     body = _json(response)
-    kind = str(body.get("__type", "")) if isinstance(body, dict) else ""
+    return str(body.get("__type", "")) if isinstance(body, dict) else ""
+
+
+def _kinesis_transient_call(response: requests.Response) -> bool:
+    """Throughput errors among the 400s are worth a retry."""
+    kind = _kinesis_error_type(response)
     return any(name in kind for name in _KINESIS_TRANSIENT)
+
+
+def _kinesis_one_bad_record(response: requests.Response) -> bool:
+    """A validation error of the whole PutRecords call, which one record (too large, say) is enough to cause."""
+    kind = _kinesis_error_type(response)
+    return any(name in kind for name in _KINESIS_ONE_BAD_RECORD)

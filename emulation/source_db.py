@@ -28,11 +28,46 @@ from sqlalchemy import (
     inspect,
     select,
 )
-from sqlalchemy.engine import CursorResult, make_url
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.engine import CursorResult, Dialect, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from emulation.config import DEFAULT_DB_URL
 from emulation.generator import iter_chunks
+
+
+class _LaxSQLiteDateTime(sqlite.DATETIME):
+    """SQLite's DATETIME, except that a stored value it cannot parse comes back as stored instead of failing."""
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
+        parse = super().result_processor(dialect, coltype)
+        if parse is None:
+            return None
+
+        def process(value: Any) -> Any:
+            try:
+                return parse(value)
+            except (ValueError, TypeError):
+                return value
+
+        return process
+
+
+class SourceDateTime(TypeDecorator[Any]):
+    """A source DATETIME column. A value that is no valid datetime (`2020-13-45`, `0000-00-00 00:00:00`: a lax
+    source can hold one) is read as the text stored, so the emulator sends what the source holds and the cleaning
+    decides (one bad row must not stop a run with a traceback). MySQL drivers already return such values as text.
+    """
+
+    impl = DateTime
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(_LaxSQLiteDateTime())
+        return dialect.type_descriptor(DateTime())
+
 
 METADATA = MetaData()
 TABLES: dict[str, Table] = {
@@ -56,7 +91,7 @@ TABLES: dict[str, Table] = {
         "geolocation_data",
         METADATA,
         Column("ind", Integer, nullable=False),
-        Column("timestamp", DateTime),
+        Column("timestamp", SourceDateTime),
         Column("latitude", Double),
         Column("longitude", Double),
         Column("country", String(255)),
@@ -68,7 +103,7 @@ TABLES: dict[str, Table] = {
         Column("first_name", String(255)),
         Column("last_name", String(255)),
         Column("age", Integer),
-        Column("date_joined", DateTime),
+        Column("date_joined", SourceDateTime),
     ),
 }
 #: The column that joins the tables (`index` in pinterest_data, `ind` elsewhere).

@@ -41,7 +41,9 @@ class FakeApi:
 
     `script(...)` queues whole-request answers returned before normal handling; `record_errors` maps a value
     predicate to a per-record error (`error_code` for topics, `ErrorCode` for streams), each used `times` times.
-    `bodies` keeps every parsed request body that got past the key check, with its path.
+    `reject_requests(...)` answers a whole stream request with an error when any of its records matches (as Kinesis
+    fails a whole PutRecords for one record over its size limit). `bodies` keeps every parsed request body that
+    got past the key check, with its path.
     """
 
     def __init__(self, user_id: str = "testuser") -> None:
@@ -53,6 +55,7 @@ class FakeApi:
         self.bodies: list[tuple[str, Any]] = []  # (path, parsed body)
         self.scripted: deque[Scripted] = deque()
         self.record_errors: list[list[Any]] = []  # [predicate, error, times_left]
+        self.request_errors: list[tuple[Callable[[dict], bool], int, Any]] = []  # (predicate, status, body)
         self.lock = threading.Lock()
         self.request_hook: Callable[[int], None] | None = None
         self.connections: set[tuple[str, int]] = set()  # client addresses seen: one per TCP connection
@@ -89,6 +92,15 @@ class FakeApi:
 
     def fail_records(self, predicate: Callable[[dict], bool], error: Any, times: int = 10**9) -> None:
         self.record_errors.append([predicate, error, times])
+
+    def reject_requests(self, predicate: Callable[[dict], bool], status: int, body: Any) -> None:
+        self.request_errors.append((predicate, status, body))
+
+    def _request_error(self, values: list[dict]) -> tuple[int, Any] | None:
+        for predicate, status, body in self.request_errors:
+            if any(predicate(v) for v in values):
+                return status, body
+        return None
 
     def _send(
         self, h: BaseHTTPRequestHandler, status: int, body: Any, headers: dict[str, str] | None = None
@@ -152,6 +164,8 @@ class FakeApi:
                     return self._send(h, 400, {"__type": "ResourceNotFoundException", "message": "no stream"})
                 records = body["Records"]
                 self.requests.append((h.command, path, len(records)))
+                if (rejected := self._request_error([r["Data"] for r in records])) is not None:
+                    return self._send(h, *rejected)
                 out, failed = [], 0
                 for r in records:
                     assert isinstance(r["Data"], dict) and isinstance(r["PartitionKey"], str)
@@ -169,6 +183,8 @@ class FakeApi:
                     return self._send(h, 400, {"__type": "ResourceNotFoundException", "message": "no stream"})
                 self.requests.append((h.command, path, 1))
                 assert set(body) == {"StreamName", "Data", "PartitionKey"} and isinstance(body["Data"], dict)
+                if (rejected := self._request_error([body["Data"]])) is not None:
+                    return self._send(h, *rejected)
                 err = self._record_error(body["Data"])
                 if err is not None:
                     return self._send(h, 400, {"__type": err, "message": "boom"})

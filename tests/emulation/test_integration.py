@@ -1,34 +1,33 @@
-"""The batch emulator against the real local stack: API Gateway (LocalStack) -> REST Proxy -> Tansu.
+"""The emulator against the real local stack: API Gateway (LocalStack) -> REST Proxy -> Tansu, and -> Kinesis.
 
-Each test posts to topics of its own user id (created on the broker the way the stack creates the demo's), so
-the demo's topics and lake stay untouched; what arrived is read back from the broker with `assign()`.
+Each test posts to topics (and streams) of its own user id, created for it and deleted afterwards
+(`tests/emulation/stack_io.py`), so the demo's topics and lake stay untouched; what arrived is read back from the
+broker with `assign()` and from Kinesis with boto3.
 """
 
 from __future__ import annotations
 
 import json
-import time
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
 
 from emulation.batch import run_batch
-from emulation.config import Config
 from emulation.generator import generate_tables
 from emulation.payloads import record_value
 from emulation.poster import DeliveryError, RetryPolicy
 from emulation.source_db import KEY, seed_database
 from emulation.stream import run_stream
 
+from .stack_io import StackUser
+
 pytestmark = pytest.mark.integration
 
 EVENTS = 1000
-TOPIC_OF = {"pinterest_data": "pin", "geolocation_data": "geo", "user_data": "user"}
+DATASET_OF = {"pinterest_data": "pin", "geolocation_data": "geo", "user_data": "user"}
 
 
 @pytest.fixture(scope="module")
@@ -43,65 +42,22 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, lis
 
 
 @pytest.fixture
-def make_config(stack: Any, tmp_path: Path) -> Iterator[Callable[..., Config]]:
-    """Configs for fresh user ids (their topics created, and deleted again after the test)."""
-    from confluent_kafka.admin import AdminClient
+def new_user(stack: Any, source: tuple[str, Any], tmp_path: Path) -> Iterator[Callable[..., StackUser]]:
+    """`new_user(**options)`: a fresh user id on the stack (see StackUser), cleaned up after the test."""
+    made: list[StackUser] = []
 
-    from local_stack.rest_proxy import ensure_topics
-
-    created: list[str] = []
-
-    def make(db_url: str, create_topics: bool = True, **overrides: Any) -> Config:
-        values = {
-            "user_id": f"emu{uuid.uuid4().hex[:10]}",
-            "api_url": stack.invoke_url,
-            "api_key": stack.api_key,
-            "db_url": db_url,
-            "state_dir": tmp_path / "state",
-        }
-        config = Config(**{**values, **overrides})
-        if create_topics:
-            topics = list(config.names.topics.values())
-            ensure_topics(stack.bootstrap_servers, topics, partitions=1)
-            created.extend(topics)
-        return config
+    def make(**options: Any) -> StackUser:
+        made.append(StackUser(stack, source[0], tmp_path / "state", **options))
+        return made[-1]
 
     yield make
-    if created:
-        admin = AdminClient({"bootstrap.servers": stack.bootstrap_servers})
-        for future in admin.delete_topics(created, operation_timeout=10).values():
-            future.exception()  # best effort: a leftover test topic harms nothing
+    for user in made:
+        user.close()
 
 
-def _read_topic(bootstrap: str, topic: str, expected: int, timeout: float = 60) -> list[dict]:
-    """Every record of `topic` (all partitions, from the start) once `expected` arrived or the time is up."""
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"emu-test-{uuid.uuid4().hex}",
-            "enable.auto.commit": False,
-        }
-    )
-    try:
-        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
-        values: list[dict] = []
-        deadline = time.monotonic() + timeout
-        while len(values) < expected and time.monotonic() < deadline:
-            for message in consumer.consume(500, 0.5):
-                if message.error() is None:
-                    values.append(json.loads(message.value()))
-        for message in consumer.consume(500, 1.0):  # anything beyond would be a duplicate
-            if message.error() is None:
-                values.append(json.loads(message.value()))
-        return values
-    finally:
-        consumer.close()
-
-
-def _assert_all_arrived(stack: Any, config: Config, expected: dict[str, list[dict]]) -> None:
-    for table, dataset in TOPIC_OF.items():
-        got = _read_topic(stack.bootstrap_servers, config.names.topic(dataset), len(expected[table]))
+def _assert_all_arrived(user: StackUser, expected: dict[str, list[dict]]) -> None:
+    for table, dataset in DATASET_OF.items():
+        got = user.read_topic(dataset, len(expected[table]))
         key = KEY[table]
         assert Counter(v[key] for v in got) == Counter(v[key] for v in expected[table])
         by_key = {v[key]: v for v in expected[table]}
@@ -111,86 +67,70 @@ def _assert_all_arrived(stack: Any, config: Config, expected: dict[str, list[dic
 
 
 def test_every_event_reaches_the_topics_through_the_api_gateway(
-    stack: Any, source: tuple[str, dict[str, list[dict]]], make_config: Callable[..., Config]
+    source: tuple[str, dict[str, list[dict]]], new_user: Callable[..., StackUser]
 ) -> None:
-    db_url, expected = source
-    config = make_config(db_url)
-    report = run_batch(config, batch_size=200, progress=False)
+    user = new_user()
+    report = run_batch(user.config, batch_size=200, progress=False)
     assert report.accepted == 3 * EVENTS and report.dead_lettered == 0
-    _assert_all_arrived(stack, config, expected)
+    _assert_all_arrived(user, source[1])
 
 
 def test_rows_then_resume_delivers_each_row_exactly_once(
-    stack: Any, source: tuple[str, dict[str, list[dict]]], make_config: Callable[..., Config]
+    source: tuple[str, dict[str, list[dict]]], new_user: Callable[..., StackUser]
 ) -> None:
-    db_url, expected = source
-    config = make_config(db_url)
-    first = run_batch(config, rows=300, batch_size=100, progress=False)
+    user = new_user()
+    first = run_batch(user.config, rows=300, batch_size=100, progress=False)
     assert all(300 <= t.accepted <= 302 for t in first.tables.values())
-    rest = run_batch(config, batch_size=100, progress=False)
+    rest = run_batch(user.config, batch_size=100, progress=False)
     assert rest.resumed and first.accepted + rest.accepted == 3 * EVENTS
-    _assert_all_arrived(stack, config, expected)
+    _assert_all_arrived(user, source[1])
 
 
 def test_rejected_records_are_dead_lettered_and_a_wrong_key_stops(
-    stack: Any, source: tuple[str, dict[str, list[dict]]], make_config: Callable[..., Config]
+    source: tuple[str, dict[str, list[dict]]], new_user: Callable[..., StackUser]
 ) -> None:
-    db_url, expected = source
-    config = make_config(db_url, create_topics=False)  # the broker has no such topics: 404
+    config = new_user(topics=False).config  # the broker has no such topics: 404
     report = run_batch(config, rows=5, progress=False)
     assert report.accepted == 0 and report.dead_lettered == 15
     letters = [json.loads(line) for line in report.dead_letter_file.read_text().splitlines()]
     assert {(d["status"], d["error_code"]) for d in letters} == {(404, 40401)}
     assert sorted(d["value"]["index"] for d in letters if "index" in d["value"]) == sorted(
-        v["index"] for v in expected["pinterest_data"][:5]
+        v["index"] for v in source[1]["pinterest_data"][:5]
     )
-    wrong_key = make_config(db_url, create_topics=False, api_key="not-the-key")
+    wrong_key = new_user(topics=False, api_key="not-the-key").config
     with pytest.raises(DeliveryError, match="HTTP 403"):
         run_batch(wrong_key, rows=5, progress=False, retry=RetryPolicy(attempts=2, base=0.01))
 
 
 def test_stream_path_puts_every_row_into_kinesis(
-    stack: Any, source: tuple[str, dict[str, list[dict]]], make_config: Callable[..., Config]
+    source: tuple[str, dict[str, list[dict]]], new_user: Callable[..., StackUser]
 ) -> None:
-    import boto3
-
-    db_url, expected = source
-    config = make_config(db_url, create_topics=False)
-    kinesis = boto3.client(
-        "kinesis",
-        endpoint_url=stack.localstack_url,
-        region_name=stack.outputs.get("region", "us-east-1"),
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
-    streams = config.names.streams
-    for name in streams.values():
-        kinesis.create_stream(StreamName=name, ShardCount=1)
-    try:
-        for name in streams.values():
-            kinesis.get_waiter("stream_exists").wait(
-                StreamName=name, WaiterConfig={"Delay": 0.5, "MaxAttempts": 60}
-            )
-        report = run_stream(config, rows=40, batch_size=20, progress=False)
-        assert report.dead_lettered == 0 and report.accepted == sum(
-            t.rows_read for t in report.tables.values()
-        )
-        for table, dataset in TOPIC_OF.items():
-            name = streams[dataset]
-            shard = kinesis.list_shards(StreamName=name)["Shards"][0]["ShardId"]
-            iterator = kinesis.get_shard_iterator(
-                StreamName=name, ShardId=shard, ShardIteratorType="TRIM_HORIZON"
-            )
-            records = kinesis.get_records(ShardIterator=iterator["ShardIterator"], Limit=1000)["Records"]
-            got = [json.loads(r["Data"]) for r in records]
-            key = KEY[table]
-            assert sorted(got, key=lambda v: v[key]) == expected_sorted(expected[table], key)[: len(got)]
-            assert len(got) == report.tables[table].accepted >= 40
-            assert [r["PartitionKey"] for r in records] == [str(v[key]) for v in got]
-    finally:
-        for name in streams.values():
-            kinesis.delete_stream(StreamName=name, EnforceConsumerDeletion=True)
+    user = new_user(topics=False, streams=True)
+    report = run_stream(user.config, rows=40, batch_size=20, progress=False)
+    assert report.dead_lettered == 0 and report.accepted == report.rows_read
+    for table, dataset in DATASET_OF.items():
+        records = user.read_stream(dataset)
+        key = KEY[table]
+        got = [data for _pk, data in records]
+        assert sorted(got, key=lambda v: v[key]) == sorted(source[1][table], key=lambda v: v[key])[: len(got)]
+        assert len(got) == report.tables[table].accepted >= 40
+        assert [pk for pk, _data in records] == [str(v[key]) for v in got]
 
 
-def expected_sorted(rows: list[dict], key: str) -> list[dict]:
-    return sorted(rows, key=lambda v: v[key])
+def test_stream_course_mode_puts_the_course_body_through_put_record(
+    source: tuple[str, dict[str, list[dict]]], new_user: Callable[..., StackUser]
+) -> None:
+    """`--mode course`: PUT /streams/<name>/record, one record each; Kinesis holds the course's `Data`."""
+    user = new_user(topics=False, streams=True)
+    report = run_stream(user.config, rows=4, mode="course", progress=False)
+    assert report.accepted == report.requests == report.rows_read >= 12 and report.dead_lettered == 0
+    for table, dataset in DATASET_OF.items():
+        key = KEY[table]
+        rows = sorted(generate_tables(EVENTS, 2024)[table], key=lambda r: r[key])
+        course = [json.loads(json.dumps(record_value(r, course=True))) for r in rows]
+        records = user.read_stream(dataset)
+        assert [data for _pk, data in records] == course[: len(records)]
+        assert [pk for pk, _data in records] == [str(v[key]) for v in course[: len(records)]]
+        assert len(records) == report.tables[table].accepted
+    (_pk, geo), *_ = user.read_stream("geo")
+    assert geo["timestamp"][10] == " " and "T" not in geo["timestamp"]  # the course's datetime form

@@ -332,3 +332,28 @@ def test_put_record_sends_the_course_body_one_record_per_request(fake_api: FakeA
     assert [v["ind"] for v in fake_api.values[stream]] == [0, 1, 2, 4] and len(sleeps) == 1
     (letter,) = _dead_letters(tmp_path)
     assert letter["value"] == {"ind": 3, "age": 23} and "ValidationException" in letter["reason"]
+
+
+def test_one_record_failing_a_whole_putrecords_call_is_isolated_and_dead_lettered(
+    fake_api: FakeApi, tmp_path: Path
+) -> None:
+    """Kinesis fails a whole PutRecords with InvalidArgumentException for one record over 1 MiB: the call is split
+    in halves until that record is alone; the others are delivered, only it is dead-lettered."""
+    stream = "streaming-testuser-pin"
+    rows = [{"index": i} for i in range(10)]
+    too_large = {"__type": "InvalidArgumentException", "message": "Data object is too large"}
+    fake_api.reject_requests(lambda v: v["index"] == 6, 400, too_large)
+    poster, sleeps = _poster(fake_api, tmp_path)
+    result = poster.put_stream(stream, rows, lambda r: str(r["index"]))
+    assert (result.accepted, result.dead_lettered, sleeps) == (9, 1, [])
+    assert [n for _m, _p, n in fake_api.requests] == [10, 5, 5, 2, 1, 1, 3]  # halves, depth first
+    assert sorted(v["index"] for v in fake_api.values[stream]) == [i for i in range(10) if i != 6]
+    (letter,) = _dead_letters(tmp_path)
+    assert letter["value"] == {"index": 6} and letter["status"] == 400 and "too large" in letter["reason"]
+
+
+def test_a_missing_stream_is_not_split_record_by_record(fake_api: FakeApi, tmp_path: Path) -> None:
+    poster, _ = _poster(fake_api, tmp_path)
+    result = poster.put_stream("streaming-nobody-pin", VALUES, lambda r: "k")
+    # ResourceNotFoundException is no record's fault: one request, not a split down to single records.
+    assert result.dead_lettered == 10 and result.requests == len(fake_api.bodies) == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import os
 from pathlib import Path
@@ -126,3 +127,23 @@ def test_mariadb_round_trip_with_the_rds_column_types() -> None:
         assert _read_all(reader, page_size=128) == _sorted(generate_tables(700, seed=3))
         event = next(reader.random_events(1, seed=1))
         assert event["pinterest_data"]["index"] == event["user_data"]["ind"]
+
+
+def test_a_datetime_the_source_cannot_parse_is_read_as_stored(tmp_path: Path) -> None:
+    """An invalid date in a lax source is read as its text (sent as the source holds it), not a failed read."""
+    url = f"sqlite:///{tmp_path / 'dates.db'}"
+    seed_database(url, rows=3, seed=1)
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE geolocation_data SET timestamp = '2020-13-45 99:99:99' WHERE ind = (SELECT MIN(ind) FROM geolocation_data)"
+            )
+        )
+        conn.execute(text("UPDATE user_data SET date_joined = 'yesterday'"))
+    engine.dispose()
+    with SourceReader(url) as reader:
+        (geo,) = reader.pages("geolocation_data", page_size=10)
+        (users,) = reader.pages("user_data", page_size=10)
+    assert geo[0]["timestamp"] == "2020-13-45 99:99:99" and isinstance(geo[-1]["timestamp"], dt.datetime)
+    assert {u["date_joined"] for u in users} == {"yesterday"}

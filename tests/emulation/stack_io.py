@@ -1,0 +1,145 @@
+"""Real-stack helpers of the emulator's integration tests: fresh user ids with their own topics and streams, and
+reading back what arrived (Kafka with `assign()`, Kinesis with boto3), so tests never mix with the demo's data.
+
+    with StackUser(stack, db_url, state_dir) as user:      # topics created; deleted again afterwards
+        run_batch(user.config, ...)
+        values = read_topic(stack.bootstrap_servers, user.config.names.topic("pin"), expected=100)
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from emulation.config import Config
+from emulation.names import DATASETS
+
+
+class StackUser:
+    """A unique `user_id` on the running stack, with its three topics (and, on request, its three Kinesis streams,
+    one shard each); `close()` deletes what it created (best effort: a leftover test topic harms nothing)."""
+
+    def __init__(
+        self,
+        stack: Any,
+        db_url: str,
+        state_dir: Path,
+        *,
+        prefix: str = "emu",
+        topics: bool = True,
+        streams: bool = False,
+        api_url: str | None = None,
+        **overrides: Any,
+    ) -> None:
+        self.stack = stack
+        values: dict[str, Any] = {
+            "user_id": f"{prefix}{uuid.uuid4().hex[:10]}",
+            "api_url": api_url or stack.invoke_url,
+            "api_key": stack.api_key,
+            "db_url": db_url,
+            "state_dir": state_dir,
+        }
+        self.config = Config(**{**values, **overrides})
+        self.topics = list(self.config.names.topics.values()) if topics else []
+        self.streams = list(self.config.names.streams.values()) if streams else []
+        if self.topics:
+            from local_stack.rest_proxy import ensure_topics
+
+            ensure_topics(stack.bootstrap_servers, self.topics, partitions=1)
+        if self.streams:
+            kinesis = self.kinesis()
+            for name in self.streams:
+                kinesis.create_stream(StreamName=name, ShardCount=1)
+            for name in self.streams:
+                kinesis.get_waiter("stream_exists").wait(
+                    StreamName=name, WaiterConfig={"Delay": 0.5, "MaxAttempts": 60}
+                )
+
+    def kinesis(self) -> Any:
+        """A boto3 Kinesis client of the stack's LocalStack."""
+        import boto3
+
+        return boto3.client(
+            "kinesis",
+            endpoint_url=self.stack.localstack_url,
+            region_name=self.stack.outputs.get("region", "us-east-1"),
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+        )
+
+    def read_topic(self, dataset: str, expected: int, timeout: float = 60) -> list[dict]:
+        return read_topic(self.stack.bootstrap_servers, self.config.names.topic(dataset), expected, timeout)
+
+    def read_stream(self, dataset: str) -> list[tuple[str, dict]]:
+        """(partition key, decoded Data) of every record of the dataset's stream, in order."""
+        kinesis = self.kinesis()
+        name = self.config.names.stream(dataset)
+        (shard,) = kinesis.list_shards(StreamName=name)["Shards"]
+        iterator = kinesis.get_shard_iterator(
+            StreamName=name, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        records: list[tuple[str, dict]] = []
+        while iterator:
+            page = kinesis.get_records(ShardIterator=iterator, Limit=1000)
+            records += [(r["PartitionKey"], json.loads(r["Data"])) for r in page["Records"]]
+            if not page["Records"] and page.get("MillisBehindLatest", 0) == 0:
+                break
+            iterator = page.get("NextShardIterator")
+        return records
+
+    def close(self) -> None:
+        if self.topics:
+            from confluent_kafka.admin import AdminClient
+
+            admin = AdminClient({"bootstrap.servers": self.stack.bootstrap_servers})
+            for future in admin.delete_topics(self.topics, operation_timeout=10).values():
+                future.exception()
+        if self.streams:
+            kinesis = self.kinesis()
+            for name in self.streams:
+                kinesis.delete_stream(StreamName=name, EnforceConsumerDeletion=True)
+
+    def __enter__(self) -> StackUser:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def read_topic(bootstrap: str, topic: str, expected: int, timeout: float = 60) -> list[dict]:
+    """Every record value of `topic` (all partitions, from the start) once `expected` arrived or the time is up,
+    plus anything that follows within a second (a duplicate would)."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"emu-test-{uuid.uuid4().hex}",
+            "enable.auto.commit": False,
+            "fetch.message.max.bytes": 4 * 1024 * 1024,
+        }
+    )
+    try:
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
+        values: list[dict] = []
+        deadline = time.monotonic() + timeout
+        while len(values) < expected and time.monotonic() < deadline:
+            values += _values(consumer.consume(500, 0.5))
+        values += _values(consumer.consume(500, 1.0))
+        return values
+    finally:
+        consumer.close()
+
+
+def _values(messages: list[Any]) -> list[dict]:
+    return [json.loads(m.value()) for m in messages if m.error() is None]
+
+
+__all__ = ["DATASETS", "StackUser", "read_topic"]
