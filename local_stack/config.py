@@ -15,8 +15,15 @@ environment (or a `.env` file at the repository root for `USER_ID`):
 | sink rotation interval (ms) | `PIPELINE_SINK_ROTATE_INTERVAL_MS` | 3000 |
 | Tansu storage bucket | `PIPELINE_TANSU_BUCKET` | `tansu-broker` |
 | LocalStack venv | `PIPELINE_LOCALSTACK_VENV` | `<repo>/.venv-localstack` |
-| LocalStack filesystem root | `LOCALSTACK_FS` | `<repo>/.cache/localstack/filesystem` |
+| LocalStack packages (kinesis-local) | `LOCALSTACK_FS` | `<repo>/.cache/localstack/filesystem` |
+| LocalStack log level (`LS_LOG`) | `PIPELINE_LOCALSTACK_LOG` | unset: LocalStack's default (info) |
 | terraform plugin mirror | `TF_PLUGIN_DIR` | `/opt/tf-plugins` when it exists |
+
+`LOCALSTACK_FS` holds what `make setup` installs for LocalStack (its Kinesis engine); each stack runs LocalStack on
+a filesystem root of its own under the state dir (`localstack_root`), which shares only that package folder: a
+LocalStack clears its temporary folder on start and stop and keeps its Kinesis data there, so two LocalStacks on
+one root would wipe each other's streams. The caller's `DEBUG` and `LS_LOG` never reach LocalStack (at debug level
+it logs request headers, the API key among them); `PIPELINE_LOCALSTACK_LOG=debug` asks for it explicitly.
 """
 
 from __future__ import annotations
@@ -102,6 +109,7 @@ class StackConfig:
     tf_plugin_dir: str | None = None
     terraform_dir: Path = TERRAFORM_DIR
     region: str = REGION
+    localstack_log: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> StackConfig:
@@ -136,6 +144,7 @@ class StackConfig:
             localstack_venv=Path(env.get("PIPELINE_LOCALSTACK_VENV") or REPO_ROOT / ".venv-localstack"),
             localstack_fs=Path(env.get("LOCALSTACK_FS") or REPO_ROOT / ".cache/localstack/filesystem"),
             tf_plugin_dir=default_tf_plugin_dir(env),
+            localstack_log=env.get("PIPELINE_LOCALSTACK_LOG") or None,
         )
         return replace(config, **overrides) if overrides else config  # type: ignore[arg-type]
 
@@ -170,9 +179,9 @@ class StackConfig:
         return self.state_dir / "outputs" / "local.json"
 
     @property
-    def terraform_state_file(self) -> Path:
-        """Local terraform state of `envs/local`, kept in the state dir so isolated stacks never share it."""
-        return self.state_dir / "terraform" / f"{self.user_id}.tfstate"
+    def localstack_root(self) -> Path:
+        """LocalStack's filesystem root for this stack (temporary files, Kinesis data); see the module doc."""
+        return self.state_dir / "localstack"
 
     @property
     def sink_group_id(self) -> str:

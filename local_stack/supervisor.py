@@ -5,6 +5,9 @@
 that already runs (and is ours, and healthy) is reported "already up" and left alone, and terraform is only
 re-applied when LocalStack is new (a fresh LocalStack keeps nothing, so the old local state is dropped first)
 or no outputs were recorded. `down` stops, in reverse order and by PID, only what this state dir started.
+After `up`, every socket the stack's processes (and their children) listen on must be on loopback: `up` reads them
+from /proc/net/tcp{,6} and fails with the offending process named otherwise. The outputs file (it holds the API
+key) is written 0600.
 """
 
 from __future__ import annotations
@@ -24,14 +27,18 @@ from local_stack import config as cfg
 from local_stack.config import StackConfig
 from local_stack.processes import (
     HealthCheckError,
+    Listener,
     ProcessPaths,
     StackError,
     ensure_port_free,
     http_ok,
+    listeners,
     running_pid,
     start,
     stop,
+    wait_for,
     wait_healthy,
+    write_private,
 )
 
 TOPIC_PARTITIONS = 1
@@ -129,6 +136,8 @@ class Stack:
             ensure_port_free(name, self.config.host, comp.port)
         if name == cfg.TANSU:
             components.check_tansu_version(Path(comp.argv[0]))
+        if name == cfg.LOCALSTACK:
+            components.prepare_localstack_root(self.config)
         t0 = time.monotonic()
         pid = start(paths, comp.argv, comp.env, comp.cwd)
         try:
@@ -171,6 +180,7 @@ class Stack:
         bucket = str(outputs.get("bucket_name") or c.names.bucket)
         if self.ensure(cfg.S3_SINK, bucket):
             started.append(cfg.S3_SINK)
+        self.check_loopback()
         info = self.info(outputs, started)
         self.say(f"  invoke URL  {info.invoke_url}")
         self.say(f"  bucket      s3://{info.bucket}  (lake: s3://{info.bucket}/topics/)")
@@ -182,13 +192,8 @@ class Stack:
         c = self.config
         if docker_compose("up", "-d", "--build") != 0:
             raise StackError("docker: `docker compose up` failed (see its output above)")
-        deadline = time.monotonic() + 120
-        while not http_ok(f"{c.localstack_url}/_localstack/health"):
-            if time.monotonic() > deadline:
-                raise StackError(
-                    f"localstack: the container did not answer at {c.localstack_url} within 120s"
-                )
-            time.sleep(1)
+        if not wait_for(lambda: http_ok(f"{c.localstack_url}/_localstack/health"), timeout=120):
+            raise StackError(f"localstack: the container did not answer at {c.localstack_url} within 120s")
         raw = terraform_env.apply(c, log=c.log_dir / "terraform.log", rest_proxy_url=DOCKER_REST_PROXY_URL)
         self.record_outputs(raw)
         info = self.info(terraform_env.unwrap(raw))
@@ -213,9 +218,7 @@ class Stack:
 
     def record_outputs(self, raw: dict[str, Any]) -> None:
         """Write `terraform output -json` to the outputs file (the emulator's fallback) and what it belongs to."""
-        path = self.config.outputs_file
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(raw, indent=2))
+        write_private(self.config.outputs_file, json.dumps(raw, indent=2))  # holds the API key
         self.applied_file.parent.mkdir(parents=True, exist_ok=True)
         applied = {"user_id": self.config.user_id, "localstack_pid": self.pid(cfg.LOCALSTACK)}
         self.applied_file.write_text(json.dumps(applied))
@@ -245,6 +248,22 @@ class Stack:
         stop(self.paths(name), timeout=20)
         self.say(f"  {name:<11} stopped")
         self.ensure(name, bucket)
+
+    def listeners(self) -> list[Listener]:
+        """Every TCP socket the running components of this state dir (and their children) listen on."""
+        pids = [pid for name in cfg.COMPONENTS if (pid := self.pid(name)) is not None]
+        return listeners(pids)
+
+    def check_loopback(self) -> None:
+        """Fail, naming the process, when a component listens on anything but loopback (other hosts could reach it)."""
+        public = [li for li in self.listeners() if not li.loopback]
+        if public:
+            raise StackError(
+                "local stack: these processes listen on a non-loopback address, which other machines can reach: "
+                + "; ".join(map(str, public))
+                + ". Stop the stack (`make local-down`); local_stack/loopback binds LocalStack and its Kinesis engine "
+                "to 127.0.0.1, so a LocalStack other than the pinned one may need the same patch."
+            )
 
     def status(self) -> list[dict[str, Any]]:
         rows = []

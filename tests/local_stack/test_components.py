@@ -1,7 +1,10 @@
-"""How each component is launched: LocalStack's host-mode environment (DESIGN 5), Tansu's flags and version."""
+"""How each component is launched: LocalStack's host-mode environment (docs/data-contracts.md 5), its loopback
+patches and private filesystem root, Tansu's flags and version."""
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import sys
 from pathlib import Path
 
@@ -10,7 +13,8 @@ import pytest
 from local_stack import components
 from local_stack import config as cfg
 from local_stack.config import StackConfig
-from local_stack.processes import StackError
+from local_stack.processes import Listener, ProcessPaths, StackError, listeners, start, stop, wait_for
+from tests.support.requirements import require_tool
 
 
 def stand_in_localstack(tmp_path: Path, port: int = 14566) -> StackConfig:
@@ -42,7 +46,8 @@ def test_localstack_runs_in_host_mode_with_the_design_environment_and_no_proxy(
         "DISABLE_EVENTS": "1",
         "SKIP_SSL_CERT_DOWNLOAD": "1",
         "SERVICES": "s3,kinesis,apigateway,iam,sts,kms,logs,ec2",
-        "FILESYSTEM_ROOT": str(config.localstack_fs),
+        "FILESYSTEM_ROOT": str(config.state_dir / "localstack"),
+        "PIPELINE_BIND_HOST": "127.0.0.1",
     }
     assert {k: comp.env[k] for k in expected} == expected
     assert not {"HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "http_proxy"} & set(comp.env)
@@ -106,3 +111,75 @@ def test_rest_proxy_and_sink_command_lines_follow_the_config() -> None:
     assert sink[sink.index("--bucket") + 1] == "user-alice-bucket"
     assert sink[sink.index("--flush-size") + 1] == "7"
     assert sink[sink.index("--group-id") + 1] == "connect-alice-s3-sink"
+
+
+def test_the_callers_debug_switches_never_reach_localstack_unless_asked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DEBUG", "1")
+    monkeypatch.setenv("LS_LOG", "trace")
+    config = stand_in_localstack(tmp_path)
+    assert not {"DEBUG", "LS_LOG"} & set(components.localstack(config).env)
+    asked = dataclasses.replace(config, localstack_log="debug")
+    env = components.localstack(asked).env
+    assert env["LS_LOG"] == "debug" and "DEBUG" not in env
+    monkeypatch.setenv("PIPELINE_LOCALSTACK_LOG", "debug")
+    assert StackConfig.from_env().localstack_log == "debug"
+
+
+def test_each_stack_runs_localstack_on_its_own_root_sharing_only_the_installed_packages(
+    tmp_path: Path,
+) -> None:
+    config = stand_in_localstack(tmp_path)
+    root = components.prepare_localstack_root(config)
+    assert root == config.state_dir / "localstack"
+    lib = root / "var/lib/localstack/lib"
+    assert lib.is_symlink() and lib.resolve() == (config.localstack_fs / "var/lib/localstack/lib").resolve()
+    assert (lib / "kinesis-local" / cfg.KINESIS_LOCAL_VERSION / "node_modules").is_dir()
+    assert components.prepare_localstack_root(config) == root  # idempotent
+    other = dataclasses.replace(config, state_dir=tmp_path / "other")
+    assert (
+        components.prepare_localstack_root(other) != root
+    )  # a second stack never shares tmp/ or Kinesis data
+
+
+def test_localstack_loads_the_loopback_patches_for_python_and_node(tmp_path: Path) -> None:
+    env = components.localstack(stand_in_localstack(tmp_path)).env
+    loopback = cfg.REPO_ROOT / "local_stack" / "loopback"
+    assert env["PYTHONPATH"].split(os.pathsep)[0] == str(loopback)
+    assert f"--require={loopback / 'bind_loopback.js'}" in env["NODE_OPTIONS"].split()
+
+
+def listen_everywhere(tmp_path: Path, argv: list[str], env: dict[str, str], count: int) -> list[Listener]:
+    """Start argv (a server told to listen on 0.0.0.0 `count` times) and return where it really listens."""
+    paths = ProcessPaths.for_component(tmp_path, "server")
+    pid = start(paths, argv, env)
+    found: list[Listener] = []
+
+    def listening() -> bool:
+        found[:] = listeners([pid])
+        return len(found) >= count
+
+    try:
+        wait_for(listening, timeout=20)
+        return found
+    finally:
+        stop(paths)
+
+
+def test_the_python_patch_turns_a_wildcard_bind_into_loopback(tmp_path: Path) -> None:
+    env = components.localstack(stand_in_localstack(tmp_path)).env
+    code = "import socket, time; s = socket.socket(); s.bind(('0.0.0.0', 0)); s.listen(); time.sleep(60)"
+    found = listen_everywhere(tmp_path, [sys.executable, "-c", code], env, 1)
+    assert [li.address for li in found] == ["127.0.0.1"]
+
+
+def test_the_node_patch_turns_a_wildcard_listen_into_loopback(tmp_path: Path) -> None:
+    node = require_tool("node", "LocalStack's Kinesis engine runs on it")
+    env = components.localstack(stand_in_localstack(tmp_path)).env
+    code = (
+        "const net = require('net'); net.createServer().listen(0, '0.0.0.0'); "
+        "net.createServer().listen({port: 0, host: '0.0.0.0'}); setTimeout(() => {}, 60000);"
+    )
+    found = listen_everywhere(tmp_path, [node, "-e", code], env, 2)
+    assert len(found) == 2 and {li.address for li in found} == {"127.0.0.1"}

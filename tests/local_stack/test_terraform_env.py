@@ -60,3 +60,35 @@ def test_missing_terraform_binary_is_named(monkeypatch: pytest.MonkeyPatch, tmp_
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(StackError, match="terraform: the terraform binary is not on PATH"):
         terraform_env.terraform_binary()
+
+
+FAKE_TERRAFORM = """#!/bin/sh
+# Stands in for terraform: records its umask, and `apply` leaves a world-readable state and backup behind.
+umask > "$FAKE_TF_UMASK"
+for arg in "$@"; do case "$arg" in -state=*) state="${arg#-state=}";; esac; done
+case " $* " in
+  *" apply "*) echo '{"outputs": {"api_key": "k"}}' > "$state"; cp "$state" "$state.backup";
+               chmod 644 "$state" "$state.backup";;
+  *" output "*) echo '{"api_key": {"sensitive": true, "type": "string", "value": "k"}}';;
+esac
+"""
+
+
+def test_terraform_runs_with_umask_077_and_leaves_its_state_readable_by_the_owner_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bin_dir, env_dir = tmp_path / "bin", tmp_path / "envs-local"
+    bin_dir.mkdir()
+    env_dir.mkdir()
+    (env_dir / "main.tf").write_text("")
+    fake = bin_dir / "terraform"
+    fake.write_text(FAKE_TERRAFORM)
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    monkeypatch.setenv("FAKE_TF_UMASK", str(tmp_path / "umask"))
+    config = StackConfig(state_dir=tmp_path / "state", terraform_dir=env_dir, tf_plugin_dir=None)
+    assert terraform_env.unwrap(terraform_env.apply(config)) == {"api_key": "k"}
+    assert (tmp_path / "umask").read_text().strip() == "0077"
+    state = tmp_path / "state" / "terraform" / "terraform.tfstate"
+    assert terraform_env.state_files(config) == [state, state.with_name("terraform.tfstate.backup")]
+    assert {p.stat().st_mode & 0o777 for p in terraform_env.state_files(config)} == {0o600}
