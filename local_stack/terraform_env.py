@@ -9,6 +9,7 @@ Terraform runs with umask 077 and the state files are made 0600 after every run:
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import time
@@ -18,7 +19,7 @@ from typing import Any
 from local_stack import config as cfg
 from local_stack.components import base_env
 from local_stack.config import StackConfig
-from local_stack.processes import StackError
+from local_stack.processes import StackError, open_private_log
 
 DEFAULT_STATE_DIR = cfg.REPO_ROOT / ".local"
 #: Files terraform creates (state, its backup, an errored state) are readable by their owner only.
@@ -54,9 +55,8 @@ def _run(config: StackConfig, *args: str, log: Path | None = None, timeout: floa
         raise StackError(f"terraform: `{' '.join(argv[1:4])}` timed out after {timeout:.0f}s") from exc
     finally:
         secure_state(config)
-    if log is not None:
-        log.parent.mkdir(parents=True, exist_ok=True)
-        with open(log, "a") as fh:
+    if log is not None:  # private, as the state: what terraform prints may name a secret
+        with os.fdopen(open_private_log(log), "a") as fh:
             elapsed = time.monotonic() - started
             fh.write(
                 f"\n$ {' '.join(argv)}\n{proc.stdout}{proc.stderr}[exit {proc.returncode} after {elapsed:.1f}s]\n"

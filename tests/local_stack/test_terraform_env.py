@@ -87,7 +87,9 @@ def test_terraform_runs_with_umask_077_and_leaves_its_state_readable_by_the_owne
     monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
     monkeypatch.setenv("FAKE_TF_UMASK", str(tmp_path / "umask"))
     config = StackConfig(state_dir=tmp_path / "state", terraform_dir=env_dir, tf_plugin_dir=None)
-    assert terraform_env.unwrap(terraform_env.apply(config)) == {"api_key": "k"}
+    log = tmp_path / "logs" / "terraform.log"
+    assert terraform_env.unwrap(terraform_env.apply(config, log=log)) == {"api_key": "k"}
+    assert log.stat().st_mode & 0o777 == 0o600
     assert (tmp_path / "umask").read_text().strip() == "0077"
     state = tmp_path / "state" / "terraform" / "terraform.tfstate"
     assert terraform_env.state_files(config) == [state, state.with_name("terraform.tfstate.backup")]
