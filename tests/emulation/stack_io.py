@@ -9,14 +9,13 @@ reading back what arrived (Kafka with `assign()`, Kinesis with boto3), so tests 
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from emulation.config import Config
-from emulation.names import DATASETS
+from emulation.readback import read_topic
 
 
 class StackUser:
@@ -112,34 +111,4 @@ class StackUser:
         self.close()
 
 
-def read_topic(bootstrap: str, topic: str, expected: int, timeout: float = 60) -> list[dict]:
-    """Every record value of `topic` (all partitions, from the start) once `expected` arrived or the time is up,
-    plus anything that follows within a second (a duplicate would)."""
-    from confluent_kafka import Consumer, TopicPartition
-
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"emu-test-{uuid.uuid4().hex}",
-            "enable.auto.commit": False,
-            "fetch.message.max.bytes": 4 * 1024 * 1024,
-        }
-    )
-    try:
-        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
-        values: list[dict] = []
-        deadline = time.monotonic() + timeout
-        while len(values) < expected and time.monotonic() < deadline:
-            values += _values(consumer.consume(500, 0.5))
-        values += _values(consumer.consume(500, 1.0))
-        return values
-    finally:
-        consumer.close()
-
-
-def _values(messages: list[Any]) -> list[dict]:
-    return [json.loads(m.value()) for m in messages if m.error() is None]
-
-
-__all__ = ["DATASETS", "StackUser", "read_topic"]
+__all__ = ["StackUser", "read_topic"]
