@@ -1,8 +1,8 @@
 """Read back what the emulator delivered and compare it with the source: nothing missing, how many duplicates.
 
 Kafka topics are read with `assign()` from offset 0 (no consumer-group join, which the local broker holds for
-seconds; docs/data-contracts.md 5), every partition, until the expected count arrived or the time is up, plus one
-more second for anything beyond (a duplicate would be). Delivery is at-least-once, so a retried request whose
+seconds; docs/data-contracts.md 5), every partition, until the expected count arrived or the time is up, then on
+until a second passes without a record (duplicates come beyond the expected count). Delivery is at-least-once, so a retried request whose
 first answer was lost shows up as a duplicate, never as a gap.
 
     report = check_topics(stack.bootstrap_servers, config)      # {source table: Delivery}
@@ -46,8 +46,8 @@ class Delivery:
 
 
 def read_topic(bootstrap: str, topic: str, expected: int, timeout: float = 60) -> list[dict]:
-    """Every record value of `topic` (all partitions, from the start) once `expected` arrived or `timeout` seconds
-    passed, plus whatever follows within a second."""
+    """Every record value of `topic` (all partitions, from the start): read until `expected` arrived or `timeout`
+    seconds passed, then on until a second goes by without a record."""
     from confluent_kafka import Consumer, TopicPartition
 
     consumer = Consumer(
@@ -65,7 +65,8 @@ def read_topic(bootstrap: str, topic: str, expected: int, timeout: float = 60) -
         deadline = time.monotonic() + timeout
         while len(values) < expected and time.monotonic() < deadline:
             values += _values(consumer.consume(500, 0.5))
-        values += _values(consumer.consume(500, 1.0))
+        while more := consumer.consume(500, 1.0):  # the rest: duplicates, or records beyond `expected`
+            values += _values(more)
         return values
     finally:
         consumer.close()
