@@ -1,4 +1,5 @@
-"""Deterministic synthetic source tables (DESIGN 3.1): `pinterest_data`, `geolocation_data`, `user_data`.
+"""Deterministic synthetic source tables (docs/data-contracts.md 3.1): `pinterest_data`, `geolocation_data`,
+`user_data`.
 
 One *event* is a post: one row in each table, joined by `pinterest_data.index = geolocation_data.ind =
 user_data.ind`. Values follow realistic distributions (weighted Pinterest categories and countries, heavy-tailed
@@ -26,7 +27,7 @@ import random
 from collections.abc import Iterator
 from typing import Any
 
-#: Source tables and their columns, in order (DESIGN 3.1).
+#: Source tables and their columns, in order (docs/data-contracts.md 3.1).
 COLUMNS: dict[str, tuple[str, ...]] = {
     "pinterest_data": (
         "index",
@@ -52,7 +53,7 @@ BLOCK = 1000
 #: Share of rows that repeat an earlier event of the same block (same index, identical rows in all tables).
 DUPLICATE_RATE = 0.03
 
-# The placeholders of the course's data, exactly as written there (DESIGN 3.1).
+# The placeholders of the course's data, exactly as written there (docs/data-contracts.md 3.1).
 NO_DESCRIPTION_STORY = "No description available Story format"
 NO_DESCRIPTION = "No description available"
 USER_INFO_ERROR = "User Info Error"

@@ -1,4 +1,5 @@
-"""Every resource name the pipeline derives from one `user_id` (DESIGN 3.2): topics, streams, bucket, tables.
+"""Every resource name the pipeline derives from one `user_id` (docs/data-contracts.md 3.2): topics, streams,
+bucket, tables.
 
 Table names start with the user id made safe for a metastore: every character other than a letter, a digit or `_`
 becomes `_` (`jane.doe` -> `jane_doe_pin_table`); Unity Catalog and the Hive metastore refuse `.` in a table
@@ -10,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-#: Source tables (DESIGN 3.1) keyed by the short dataset name used in topics, streams and tables.
+#: Source tables (docs/data-contracts.md 3.1) keyed by the short dataset name of topics, streams and tables.
 SOURCE_TABLES: dict[str, str] = {
     "pin": "pinterest_data",
     "geo": "geolocation_data",

@@ -388,7 +388,7 @@ def _snippet(response: requests.Response) -> str:
     return text[:300] or response.reason or ""
 
 
-#: REST Proxy's per-record `error_code` for a Kafka error that a retry cannot fix (DESIGN 3.3).
+#: REST Proxy's per-record `error_code` for a Kafka error that a retry cannot fix (docs/data-contracts.md 3.3).
 KAFKA_FINAL_ERROR = 50002
 
 

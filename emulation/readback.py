@@ -2,8 +2,8 @@
 
 Kafka topics are read with `assign()` from offset 0 (no consumer-group join, which the local broker holds for
 seconds; docs/data-contracts.md 5), every partition, until the expected count arrived or the time is up, then on
-until a second passes without a record (duplicates come beyond the expected count). Delivery is at-least-once, so a retried request whose
-first answer was lost shows up as a duplicate, never as a gap.
+until a second passes without a record (duplicates come beyond the expected count). Delivery is at-least-once,
+so a retried request whose first answer was lost shows up as a duplicate, never as a gap.
 
     report = check_topics(stack.bootstrap_servers, config)      # {source table: Delivery}
     assert all(d.missing == 0 for d in report.values())

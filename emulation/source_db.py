@@ -1,8 +1,9 @@
 """The source database (RDS MySQL in AWS; a SQLite file or MariaDB locally), through SQLAlchemy.
 
-Writes the generator's three tables with the column types of DESIGN 3.1 (replacing existing tables, bulk
-inserts in chunks) and reads them back with bound parameters over one engine: sequential keyset pages in index
-order (the default), or the course's random rows (`... LIMIT :offset, 1` with a random offset).
+Writes the generator's three tables with the column types of docs/data-contracts.md 3.1 (replacing existing
+tables, bulk inserts in chunks) and reads them back with bound parameters over one engine: sequential keyset pages
+in index order (the default), or the course's random rows (`... LIMIT :offset, 1` with a random offset). A stored
+datetime that is no valid date is read as its text (`SourceDateTime`).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ of the chosen kinds happens instead:
 | `500`, `503` | that status with a JSON error body | no |
 | `reset` | the connection reset (TCP RST) before any answer | no |
 | `delay` | the real answer, `delay` seconds late | yes |
-| `reset_after` | the connection reset after the API accepted the request (its answer is lost) | yes: a retry duplicates it |
+| `reset_after` | a reset after the API accepted the request (the answer is lost) | yes: a retry duplicates it |
 
 The default kinds are all but `reset_after`, which makes at-least-once delivery show duplicates. The proxy never
 faults its own `GET /__fault_proxy__/stats`, which answers what it did so far (`FaultStats.as_dict()`): requests,

@@ -5,11 +5,12 @@ Rows: NULL in every column but the join key (the key is NOT NULL in the source s
 text, a 1 MB and a 2 MB string, invalid dates (`2020-13-45 99:99:99`, MySQL's zero date, `yesterday`, ''), negative
 ages, non-numeric follower counts; next to ordinary rows. What happens to each (asserted below):
 
-| row | batch path (Kafka topics) | stream path (Kinesis) |
-|---|---|---|
-| NULLs, emoji, invalid dates (sent as the text the source holds), negative ages, non-numeric follower counts | arrives intact | arrives intact |
-| 1 MB string (a 1,000,0xx-byte record) | dead-lettered: `error_code 50002: ... Message size too large` (over the broker's 1,000,000-byte limit) | arrives intact (under Kinesis' 1 MiB) |
-| 2 MB string | dead-lettered, 50002 as above | dead-lettered: `HTTP 400: ... InvalidArgumentException ... Data object is too large` (its PutRecords call is split until the record is alone) |
+- NULLs, emoji, invalid dates (sent as the text the source holds), negative ages, non-numeric follower counts:
+  arrive intact on both paths;
+- the 1 MB string (a 1,000,0xx-byte record): batch path dead-lettered, `error_code 50002: ... Message size too
+  large` (over the broker's 1,000,000-byte limit); stream path arrives intact (under Kinesis' 1 MiB);
+- the 2 MB string: batch path dead-lettered with 50002 as above; stream path dead-lettered, `HTTP 400: ...
+  InvalidArgumentException ... Data object is too large` (its PutRecords call is split until the record is alone).
 
 The topics are read back with a Kafka consumer: the S3 sink writes each record value to the lake unchanged
 (tests/local_stack/test_s3_sink.py), and it sinks only the stack's own user id, while each test here posts to a

@@ -1,4 +1,4 @@
-"""Names derived from one user_id (DESIGN 3.2)."""
+"""Names derived from one user_id (docs/data-contracts.md 3.2)."""
 
 from __future__ import annotations
 

@@ -137,7 +137,8 @@ def test_a_datetime_the_source_cannot_parse_is_read_as_stored(tmp_path: Path) ->
     with engine.begin() as conn:
         conn.execute(
             text(
-                "UPDATE geolocation_data SET timestamp = '2020-13-45 99:99:99' WHERE ind = (SELECT MIN(ind) FROM geolocation_data)"
+                "UPDATE geolocation_data SET timestamp = '2020-13-45 99:99:99' "
+                "WHERE ind = (SELECT MIN(ind) FROM geolocation_data)"
             )
         )
         conn.execute(text("UPDATE user_data SET date_joined = 'yesterday'"))
