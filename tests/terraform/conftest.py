@@ -5,11 +5,17 @@ files or state into the checkout (nor touch the live `envs/local` state of `make
 from the mirror (`TF_PLUGIN_DIR`, default `/opt/tf-plugins` when present) through a `filesystem_mirror`:
 terraform links the ~700 MB provider into each `.terraform` instead of copying it. Without a mirror the
 providers are downloaded once into a shared `plugin_cache_dir` under `.cache/terraform/`.
+
+The one committed lock file, `envs/aws/.terraform.lock.hcl`, is copied along on the platforms it records
+(`LOCKED_PLATFORMS`), so `terraform init` there checks it against the configuration's constraints and the
+provider package; elsewhere it is left out, as a user on another platform would first add theirs. Without
+terraform the checks skip, naming it (they fail under `CI=true`: tests/support/requirements.py).
 """
 
 from __future__ import annotations
 
 import os
+import platform
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -18,13 +24,27 @@ from pathlib import Path
 import pytest
 
 from local_stack.config import REPO_ROOT, default_tf_plugin_dir
+from tests.support.requirements import missing, requires
 
 TERRAFORM_ROOT = REPO_ROOT / "terraform"
 TERRAFORM = shutil.which("terraform")
-requires_terraform = pytest.mark.skipif(
-    TERRAFORM is None,
-    reason="terraform is not on PATH (install Terraform >= 1.7 to run the terraform checks)",
+TERRAFORM_MISSING = (
+    None
+    if TERRAFORM
+    else "terraform is not on PATH (install the Terraform the README names to run the terraform checks)"
 )
+requires_terraform = requires(TERRAFORM_MISSING)
+
+# The platforms envs/aws/.terraform.lock.hcl records hashes for (terraform/envs/aws/README.md says how to add one).
+LOCKED_PLATFORMS = {"linux_amd64"}
+COMMITTED_LOCK = Path("envs") / "aws" / ".terraform.lock.hcl"
+
+
+def terraform_platform() -> str:
+    """This machine as terraform names platforms (`linux_amd64`, `darwin_arm64`, ...)."""
+    machine = platform.machine().lower()
+    arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(machine, machine)
+    return f"{platform.system().lower()}_{arch}"
 
 
 def terraform_dirs() -> list[str]:
@@ -73,8 +93,8 @@ class Terraform:
 @pytest.fixture(scope="session")
 def terraform(tmp_path_factory: pytest.TempPathFactory) -> Terraform:
     """Terraform bound to a scratch copy of `terraform/` and an offline CLI configuration."""
-    if TERRAFORM is None:
-        pytest.skip("terraform is not on PATH")
+    if TERRAFORM_MISSING:
+        missing(TERRAFORM_MISSING)
     base = tmp_path_factory.mktemp("terraform")
     workspace = base / "terraform"
     shutil.copytree(
@@ -82,6 +102,8 @@ def terraform(tmp_path_factory: pytest.TempPathFactory) -> Terraform:
         workspace,
         ignore=shutil.ignore_patterns(".terraform", "*.tfstate", "*.tfstate.*", ".terraform.lock.hcl"),
     )
+    if terraform_platform() in LOCKED_PLATFORMS and (TERRAFORM_ROOT / COMMITTED_LOCK).is_file():
+        shutil.copy2(TERRAFORM_ROOT / COMMITTED_LOCK, workspace / COMMITTED_LOCK)
     cache_dir = REPO_ROOT / ".cache" / "terraform" / "plugin-cache"
     plugin_dir = default_tf_plugin_dir()
     if not plugin_dir:

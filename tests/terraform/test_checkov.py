@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.requirements import requires
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TERRAFORM_ROOT = REPO_ROOT / "terraform"
 CHECKOV = REPO_ROOT / ".venv-checkov" / "bin" / "checkov"
@@ -22,8 +24,10 @@ SKIP_COMMENT = re.compile(r"checkov:skip=([^\s:]*)(?::(.*))?", re.IGNORECASE)
 CHECK_ID = re.compile(r"^CKV2?_[A-Z0-9]+_\d+$")
 MIN_REASON_WORDS = 4
 
-requires_checkov = pytest.mark.skipif(
-    not CHECKOV.exists(), reason=f"checkov is not installed at {CHECKOV} (`make setup` creates .venv-checkov)"
+requires_checkov = requires(
+    None
+    if CHECKOV.exists()
+    else f"checkov is not installed at {CHECKOV} (`make setup` creates .venv-checkov)"
 )
 
 
