@@ -172,10 +172,10 @@ def test_records_round_trip_through_the_kinesis_integration(
         assert deleted.status_code == 200, deleted.text
 
 
-# Partition keys the mapping templates must pass through exactly: JSON's special characters, a key ending in a
-# backslash, the single quote $util.escapeJavaScript over-escapes, non-ASCII (an emoji needs a surrogate pair),
-# control characters, '/' (escaped as '\/' on AWS) and VTL syntax, which must stay data. (A whitespace-only key
-# is left out: LocalStack's escapeJavaScript turns it into "{}", AWS's does not.)
+# Partition keys the mapping templates must pass through exactly: JSON's special characters, a key ending in
+# a backslash, single quotes (which $util.escapeJavaScript would turn into invalid JSON), non-ASCII (an emoji
+# needs a surrogate pair), control characters, '/', whitespace only, VTL syntax (which must stay data) and an
+# attempt to inject a field into the Kinesis request.
 TRICKY_KEYS = [
     'say "hi"',
     "back\\slash\\",
@@ -185,6 +185,7 @@ TRICKY_KEYS = [
     "tab\there\nnewline",
     "a/b",
     "$input.body #set($x = 1) ${x}",
+    " ",
     'x", "StreamName": "injected',
 ]
 
@@ -282,7 +283,7 @@ def test_unknown_stream_is_a_400_with_the_kinesis_error(
 
 
 def test_proxy_route_reaches_the_rest_proxy(outputs: dict[str, Any], api: requests.Session) -> None:
-    # A wrong Content-Type is refused by the REST Proxy itself (DESIGN 3.3: 415 with an error body).
+    # A wrong Content-Type is refused by the REST Proxy itself (docs/data-contracts.md 3.3: 415, error body).
     response = api.post(
         f"{outputs['invoke_url']}/topics/{outputs['topics']['pin']}",
         data=b"not json",

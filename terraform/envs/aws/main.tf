@@ -1,5 +1,6 @@
 # The AWS environment: every module of the platform composed into one deployment. All names derive from
-# `user_id` (data names: topics, streams, bucket; DESIGN 3.2) and `<prefix>-<user_id>` (infrastructure names).
+# `user_id` (data names: topics, streams, bucket; docs/data-contracts.md 3.2) and `<prefix>-<user_id>`
+# (infrastructure names).
 #
 #   network ── msk ── kafka_client (REST Proxy, NLB, VPC link) ── api_gateway ── iam ── kinesis
 #                 └── msk_connect (S3 sink) ── storage (lake bucket)

@@ -9,7 +9,7 @@ variable "user_id" {
 }
 
 variable "datasets" {
-  description = "Datasets that get a stream each (DESIGN 3.2: pin, geo, user)."
+  description = "Datasets that get a stream each (docs/data-contracts.md 3.2: pin, geo, user)."
   type        = set(string)
   default     = ["pin", "geo", "user"]
 }

@@ -1,6 +1,6 @@
 # MSK Connect S3 sink: the Confluent S3 sink zip uploaded to S3 and registered as a custom plugin, a worker
-# configuration, the connector (DESIGN 3.4 layout, IAM auth over TLS to MSK), its least-privilege service
-# execution role and its CloudWatch log group.
+# configuration, the connector (lake layout of docs/data-contracts.md 3.4, IAM auth over TLS to MSK), its
+# least-privilege service execution role and its CloudWatch log group.
 
 data "aws_region" "current" {}
 
@@ -15,7 +15,8 @@ locals {
   topic_pattern   = "${var.user_id}.*"
   connector_group = "connect-${var.name}"
 
-  # DESIGN 3.4: s3://<bucket>/topics/<topic>/partition=<p>/<topic>+<p>+<start offset>.json, one record per line.
+  # docs/data-contracts.md 3.4: s3://<bucket>/topics/<topic>/partition=<p>/<topic>+<p>+<start offset>.json,
+  # one record per line.
   connector_configuration = merge({
     "connector.class"                = "io.confluent.connect.s3.S3SinkConnector"
     "tasks.max"                      = tostring(var.tasks_max)

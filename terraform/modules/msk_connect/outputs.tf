@@ -9,7 +9,7 @@ output "connector_name" {
 }
 
 output "connector_configuration" {
-  description = "The connector's settings (DESIGN 3.4)."
+  description = "The connector's settings (docs/data-contracts.md 3.4)."
   value       = local.connector_configuration
 }
 

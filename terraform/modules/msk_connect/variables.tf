@@ -90,7 +90,7 @@ variable "tasks_max" {
 }
 
 variable "extra_connector_configuration" {
-  description = "More connector settings merged over the module's (DESIGN 3.4) settings."
+  description = "More connector settings merged over the module's (docs/data-contracts.md 3.4) settings."
   type        = map(string)
   default     = {}
 }

@@ -1,6 +1,6 @@
-# Optional RDS MySQL source database (DESIGN 3.1): private, encrypted, master password generated and kept in
-# Secrets Manager by RDS, plus a one-shot loader (an SSM Run Command document run on the EC2 Kafka client)
-# that seeds it with the project's synthetic generator.
+# Optional RDS MySQL source database (docs/data-contracts.md 3.1): private, encrypted, master password
+# generated and kept in Secrets Manager by RDS, plus a one-shot loader (an SSM Run Command document run on the
+# EC2 Kafka client) that seeds it with the project's synthetic generator.
 
 data "aws_region" "current" {}
 

@@ -38,7 +38,7 @@ variable "allocated_storage" {
 }
 
 variable "db_name" {
-  description = "Database the source tables live in (DESIGN 3.1)."
+  description = "Database the source tables live in (docs/data-contracts.md 3.1)."
   type        = string
   default     = "pinterest_data"
 }

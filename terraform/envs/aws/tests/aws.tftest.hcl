@@ -186,17 +186,17 @@ run "outputs_the_emulator_contract" {
 
   assert {
     condition     = output.bucket_name == "user-demo-bucket"
-    error_message = "Lake bucket is user-<user_id>-bucket (DESIGN 3.2)."
+    error_message = "Lake bucket is user-<user_id>-bucket (docs/data-contracts.md 3.2)."
   }
 
   assert {
     condition     = output.stream_names == { pin = "streaming-demo-pin", geo = "streaming-demo-geo", user = "streaming-demo-user" }
-    error_message = "Streams are streaming-<user_id>-<dataset> (DESIGN 3.2)."
+    error_message = "Streams are streaming-<user_id>-<dataset> (docs/data-contracts.md 3.2)."
   }
 
   assert {
     condition     = output.topics == { pin = "demo.pin", geo = "demo.geo", user = "demo.user" }
-    error_message = "Topics are <user_id>.<dataset> (DESIGN 3.2)."
+    error_message = "Topics are <user_id>.<dataset> (docs/data-contracts.md 3.2)."
   }
 
   assert {

@@ -61,7 +61,7 @@ run "connector_settings_follow_design_3_4" {
       aws_mskconnect_connector.this.connector_configuration["s3.region"] == "eu-west-1",
       aws_mskconnect_connector.this.connector_configuration["rotate.schedule.interval.ms"] == "60000",
     ])
-    error_message = "The connector must write DESIGN 3.4's layout for every topic of the user."
+    error_message = "The connector must write the layout of docs/data-contracts.md 3.4 for every topic of the user."
   }
 
   assert {

@@ -53,7 +53,7 @@ run "private_encrypted_managed_password" {
 
   assert {
     condition     = aws_db_instance.this[0].engine == "mysql" && aws_db_instance.this[0].db_name == "pinterest_data"
-    error_message = "MySQL with the pinterest_data database (DESIGN 3.1)."
+    error_message = "MySQL with the pinterest_data database (docs/data-contracts.md 3.1)."
   }
 
   assert {
