@@ -12,6 +12,7 @@ from sqlalchemy import inspect, text
 
 from emulation.generator import TABLES, generate_tables
 from emulation.source_db import KEY, SourceDBError, SourceReader, make_engine, seed_database
+from tests.support.requirements import missing
 
 
 def _read_all(reader: SourceReader, page_size: int = 500) -> dict[str, list[dict]]:
@@ -106,7 +107,7 @@ def test_bad_urls_are_clear_errors() -> None:
 def test_mariadb_round_trip_with_the_rds_column_types() -> None:
     url = os.environ.get("PIPELINE_TEST_MYSQL_URL")
     if not url:
-        pytest.skip("PIPELINE_TEST_MYSQL_URL is not set (.ci/run starts MariaDB and sets it)")
+        missing("PIPELINE_TEST_MYSQL_URL is not set (.ci/run starts MariaDB and sets it)")
     assert seed_database(url, rows=700, seed=3) == dict.fromkeys(TABLES, 700)
     engine = make_engine(url)
     columns = {

@@ -1,7 +1,8 @@
 """Notebook test setup: ONE local Spark session for the whole run (DESIGN 5's fast settings), the notebook
 libraries loaded through the local runner, and small generated lakes.
 
-Spark needs Java; without a `java` on PATH (or JAVA_HOME) the Spark tests skip and say so.
+Spark needs Java; without a `java` on PATH (or JAVA_HOME) the Spark tests skip and say so (and fail under `CI=true`:
+tests/support/requirements.py).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.support.requirements import missing
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO / "notebooks"
@@ -30,7 +33,7 @@ def _java_missing() -> str | None:
 def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     reason = _java_missing()
     if reason:
-        pytest.skip(reason)
+        missing(reason)
     from local_stack.notebook_runner.session import local_spark
 
     session = local_spark(warehouse=tmp_path_factory.mktemp("warehouse"))
