@@ -32,9 +32,18 @@ def _notebooks_suite() -> list[dict[str, Any]]:
     return notebooks.run()
 
 
+def _reliability_suite() -> list[dict[str, Any]]:
+    from benchmarks import reliability
+    from local_stack.supervisor import Stack
+
+    stack = Stack(say=lambda line: print(line, file=sys.stderr))
+    return reliability.run(stack, stack.up(), say=lambda line: print(line, file=sys.stderr, flush=True))
+
+
 SUITES: dict[str, Callable[[], list[dict[str, Any]]]] = {
     "emulator": _emulator_suite,
     "notebooks": _notebooks_suite,
+    "reliability": _reliability_suite,
 }
 
 
