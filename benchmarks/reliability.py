@@ -39,7 +39,7 @@ from emulation.readback import Delivery, read_topic
 from emulation.retry import RetryPolicy
 from local_stack import config as cfg
 from local_stack.lake_layout import read_lake_values
-from local_stack.processes import wait_for
+from local_stack.processes import is_alive, wait_for
 from local_stack.supervisor import Stack, StackInfo
 
 SUITE = "reliability"
@@ -244,7 +244,7 @@ def _restart(stack: Stack, component: str, how: str) -> None:
     pid = stack.pid(component)
     if pid is not None:
         os.kill(pid, signal.SIGKILL)
-        wait_for(lambda: stack.pid(component) is None, timeout=10)
+        wait_for(lambda: not is_alive(pid), timeout=10)
     stack.ensure(component)
 
 

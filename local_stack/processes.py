@@ -327,11 +327,17 @@ def start(
 _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
 
 
-def _alive(pid: int) -> bool:
+def is_alive(pid: int) -> bool:
+    """True until process `pid` has fully exited (its sockets closed): a zombie has, a process whose command line
+    is already gone but which is still closing its files has not (reading /proc/<pid>/cmdline alone races)."""
     child = _CHILDREN.get(pid)
     if child is not None:
         return child.poll() is None
-    return read_cmdline(pid) is not None
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
 
 
 def wait_healthy(
@@ -346,7 +352,7 @@ def wait_healthy(
     def healthy() -> bool:
         if check():
             return True
-        if not _alive(pid):
+        if not is_alive(pid):
             raise HealthCheckError(
                 f"{paths.name} exited while starting (pid {pid}). Last lines of {paths.log}:\n{tail(paths.log)}"
             )
@@ -371,9 +377,9 @@ def stop(paths: ProcessPaths, timeout: float = 10.0) -> bool:
         paths.pid.unlink(missing_ok=True)
         return False
     _signal(pid, signal.SIGTERM)
-    if not wait_for(lambda: not _alive(pid), timeout):
+    if not wait_for(lambda: not is_alive(pid), timeout):
         _signal(pid, signal.SIGKILL)
-        wait_for(lambda: not _alive(pid), 5)
+        wait_for(lambda: not is_alive(pid), 5)
     child = _CHILDREN.pop(pid, None)
     if child is not None:
         with contextlib.suppress(subprocess.TimeoutExpired):

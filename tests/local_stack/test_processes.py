@@ -18,6 +18,7 @@ from local_stack.processes import (
     ProcessPaths,
     ensure_port_free,
     http_ok,
+    is_alive,
     is_running,
     listeners,
     port_is_open,
@@ -214,3 +215,17 @@ def test_wait_for_polls_with_the_shared_policy_until_true_or_timeout() -> None:
     t0 = time.monotonic()
     assert wait_for(lambda: False, timeout=0.2) is False
     assert 0.2 <= time.monotonic() - t0 < 2
+
+
+def test_a_process_counts_as_alive_until_it_has_fully_exited() -> None:
+    import subprocess
+
+    proc = subprocess.Popen(python("import sys; sys.stdin.read()"), stdin=subprocess.PIPE)
+    try:
+        assert is_alive(proc.pid)
+        proc.stdin.close()  # it exits; not reaped yet: a zombie, whose sockets are closed
+        assert wait_for(lambda: not is_alive(proc.pid), timeout=10)
+        assert read_cmdline(proc.pid) is None
+    finally:
+        proc.wait(10)
+    assert not is_alive(proc.pid)
