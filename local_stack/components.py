@@ -166,6 +166,17 @@ def check_tansu_version(binary: Path) -> None:
 
 
 def tansu(config: StackConfig) -> Component:
+    """The broker, on loopback, its log in `s3://<tansu_bucket>/` on this stack's LocalStack.
+
+    Durability, as measured (issue 11 item 7b): Tansu 0.6.0's S3 engine answers a produce request only after it has
+    moved the partition's `watermark.json` (a conditional PUT, If-Match) and written the batch as its own object
+    (If-None-Match; LocalStack 4.9.2 enforces both), and the REST Proxy answers only after librdkafka's delivery
+    report with `acks=all`. An acknowledged record is therefore in S3 before the client hears of it, and survives
+    broker restarts and crashes with no sink running (tests/local_stack/test_restarts.py). The bound is LocalStack:
+    it keeps S3 in memory, so a LocalStack restart loses the broker's log with every bucket (the stack then starts
+    afresh). A failed batch write leaves a gap of offsets (the watermark moved first; consumers read past it) and the
+    request fails; with an idempotent producer Tansu has already counted the sequence, so it fences that producer.
+    """
     binary = tansu_binary()
     listener = f"tcp://{config.bootstrap_servers}"
     env = base_env() | config.aws_env() | {"AWS_ENDPOINT": config.localstack_url, "AWS_ALLOW_HTTP": "true"}
