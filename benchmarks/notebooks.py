@@ -117,7 +117,8 @@ def time_run_batch(lake: Path, out: Path) -> dict[str, Any]:
 
 
 def duckdb_sql(lake: Path) -> list[str]:
-    """DuckDB statements: DESIGN 3.6 cleaning, then one `CREATE TABLE <result>` per result of DESIGN 3.7."""
+    """DuckDB statements: the cleaning of docs/data-contracts.md 3.6, then one `CREATE TABLE <result>` per
+    result of docs/data-contracts.md 3.7."""
     topic = f"{lake}/topics/{USER_ID}"
     holders = ", ".join("'" + p.replace("'", "''") + "'" for p in PLACEHOLDERS)
 

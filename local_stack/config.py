@@ -51,7 +51,7 @@ TANSU_PORT = 9092
 REST_PROXY_PORT = 8082
 MYSQL_PORT = 3306
 
-#: AWS services LocalStack serves for the pipeline (DESIGN 5).
+#: AWS services LocalStack serves for the pipeline (docs/data-contracts.md 5).
 LOCALSTACK_SERVICES: tuple[str, ...] = ("s3", "kinesis", "apigateway", "iam", "sts", "kms", "logs", "ec2")
 REGION = "us-east-1"
 #: LocalStack accepts any credentials; these are its documented test values, not secrets.

@@ -1,4 +1,5 @@
-"""The data-lake layout the Confluent S3 sink writes (DESIGN 3.4), in one place for the sink, tests and readers.
+"""The data-lake layout the Confluent S3 sink writes (docs/data-contracts.md 3.4), in one place for the sink,
+tests and readers.
 
 `topics/<topic>/partition=<p>/<topic>+<p>+<start offset zero-padded to 10>.json`, newline-delimited JSON, one
 record value per line, no envelope.
@@ -67,7 +68,8 @@ def parse_object_key(key: str) -> tuple[str, int, int] | None:
 
 
 def iter_lake_objects(s3_client: Any, bucket: str, topic: str) -> Iterable[tuple[str, int, int]]:
-    """(key, partition, start offset) of every object of `topic` in an S3 bucket laid out as DESIGN 3.4."""
+    """(key, partition, start offset) of every object of `topic` in an S3 bucket laid out as
+    docs/data-contracts.md 3.4."""
     paginator = s3_client.get_paginator("list_objects_v2")
     for page in paginator.paginate(Bucket=bucket, Prefix=f"{TOPICS_DIR}/{topic}/"):
         for obj in page.get("Contents", []):

@@ -1,4 +1,5 @@
-"""A Kafka REST Proxy v2 stand-in: the produce API of DESIGN 3.3 over one shared `confluent-kafka` producer.
+"""A Kafka REST Proxy v2 stand-in: the produce API of docs/data-contracts.md 3.3 over one shared
+`confluent-kafka` producer.
 
 The API Gateway's `/topics/{proxy+}` integration forwards here, as it forwards to the Confluent REST Proxy on the
 EC2 client machine in AWS. Endpoints (responses are `application/vnd.kafka.v2+json`):
@@ -748,7 +749,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m local_stack.rest_proxy",
         description=(
-            "Kafka REST Proxy v2 stand-in (DESIGN 3.3).\n\n"
+            "Kafka REST Proxy v2 stand-in (docs/data-contracts.md 3.3).\n\n"
             f"POST /topics/<topic> with Content-Type {JSON_V2} and a body\n"
             '{"records": [{"value": {...}, "key": ..., "partition": ...}, ...]} produces every record to the\n'
             "Kafka broker and answers with one offset per record. Also GET / (health), GET /topics,\n"

@@ -81,7 +81,8 @@ def check_lake(lake: str) -> str:
         )
     if not (path / TOPICS_DIR).is_dir():
         raise LakeError(
-            f"{path} has no {TOPICS_DIR}/ folder: not a lake laid out like the bucket (DESIGN 3.4)"
+            f"{path} has no {TOPICS_DIR}/ folder: not a lake laid out like the bucket "
+            "(docs/data-contracts.md 3.4)"
         )
     return str(path)
 

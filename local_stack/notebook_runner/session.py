@@ -1,4 +1,5 @@
-"""The local Spark session that stands in for a Databricks cluster (DESIGN 5's fast settings), one per process.
+"""The local Spark session that stands in for a Databricks cluster (the fast settings of
+docs/data-contracts.md 5), one per process.
 
 `local[2]`, no UI, UTC, driver bound to 127.0.0.1, the serial GC. The first call starts the JVM; later calls
 return the same session (tests share it).
@@ -24,7 +25,7 @@ from pyspark.sql import SparkSession
 REPO_ROOT = Path(__file__).resolve().parents[2]
 #: Driver heap. The whole local "cluster" (driver = executor in local mode) stays under 2 GB.
 DRIVER_MEMORY = os.environ.get("NOTEBOOK_RUNNER_DRIVER_MEMORY", "1g")
-#: Quick start for short runs (tests): C1 JIT only and the serial GC (DESIGN 5).
+#: Quick start for short runs (tests): C1 JIT only and the serial GC (docs/data-contracts.md 5).
 QUICK_JAVA_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
 #: Throughput for big runs (`make run-batch`, benchmarks): the full JIT (C1 alone is 4x slower on JSON parsing)
 #: with less inlining. A run of a minute spends as much CPU compiling as computing (`-XX:+CITime`: 53 s of JIT for
@@ -68,7 +69,8 @@ def local_spark(
 ) -> SparkSession:
     """The process-wide local Spark session with the fast settings (created on first use).
 
-    `quick_start=True` (tests): DESIGN 5's settings (C1 JIT, two shuffle partitions, no adaptive execution).
+    `quick_start=True` (tests): the settings of docs/data-contracts.md 5 (C1 JIT, two shuffle partitions, no
+    adaptive execution).
     `quick_start=False` (`make run-batch`, benchmarks) keeps the full JIT and uses 16 shuffle partitions with
     adaptive execution, so a million-row shuffle sorts in small pieces without spilling and small results are
     coalesced back to one partition. `java_options`, when given, replace the class-archive options (the archive

@@ -1,6 +1,8 @@
 # Databricks notebook source
 # MAGIC %md
-# MAGIC # Cleaning rules (DESIGN 3.6), one definition each, shared by the batch and the stream notebooks
+# MAGIC # Cleaning rules, one definition each, shared by the batch and the stream notebooks
+# MAGIC
+# MAGIC The rules of docs/data-contracts.md 3.6.
 # MAGIC
 # MAGIC Built-in Spark functions only (no Python UDFs).
 # MAGIC

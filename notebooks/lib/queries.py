@@ -1,6 +1,6 @@
 # Databricks notebook source
 # MAGIC %md
-# MAGIC # The nine query results (DESIGN 3.7), each a function of the cleaned DataFrames
+# MAGIC # The nine query results (docs/data-contracts.md 3.7), each a function of the cleaned DataFrames
 # MAGIC
 # MAGIC * inner joins on `ind`; rows with a null grouping key or value are left out;
 # MAGIC * "most popular" = highest count, "top" = highest follower count; all tied rows are kept; rows are distinct;

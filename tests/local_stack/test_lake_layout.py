@@ -1,4 +1,4 @@
-"""The lake layout of DESIGN 3.4: object keys and the local lake writer."""
+"""The lake layout of docs/data-contracts.md 3.4: object keys and the local lake writer."""
 
 from __future__ import annotations
 

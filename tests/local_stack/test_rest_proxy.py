@@ -1,5 +1,6 @@
-"""The REST Proxy v2 stand-in (DESIGN 3.3): request validation units, then the HTTP contract against a real Tansu
-broker (status codes, error bodies, offsets, records read back), broker failure, topic creation and the CLI."""
+"""The REST Proxy v2 stand-in (docs/data-contracts.md 3.3): request validation units, then the HTTP contract
+against a real Tansu broker (status codes, error bodies, offsets, records read back), broker failure, topic
+creation and the CLI."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Notebook test setup: ONE local Spark session for the whole run (DESIGN 5's fast settings), the notebook
-libraries loaded through the local runner, and small generated lakes.
+"""Notebook test setup: ONE local Spark session for the whole run (the fast settings of
+docs/data-contracts.md 5), the notebook libraries loaded through the local runner, and small generated lakes.
 
 Spark needs Java; without a `java` on PATH (or JAVA_HOME) the Spark tests skip and say so (and fail under `CI=true`:
 tests/support/requirements.py).

@@ -1,4 +1,5 @@
-"""An independent plain-Python computation of DESIGN 3.6 cleaning and the nine results of DESIGN 3.7.
+"""An independent plain-Python computation of the cleaning (docs/data-contracts.md 3.6) and the nine results
+(docs/data-contracts.md 3.7).
 
 Written from the rules, not from the notebooks, so the two can be compared on generated source rows.
 """
@@ -146,7 +147,7 @@ def _top(counts: dict[tuple, int]) -> set[tuple]:
 
 
 def results(cleaned: dict[str, dict[int, dict]]) -> dict[str, set[tuple]]:
-    """The nine results as sets of tuples (columns in DESIGN 3.7 order)."""
+    """The nine results as sets of tuples (columns in docs/data-contracts.md 3.7 order)."""
     pin, geo, user = cleaned["pin"], cleaned["geo"], cleaned["user"]
     pin_geo = [(p, geo[i]) for i, p in pin.items() if i in geo]
     pin_user = [(p, user[i]) for i, p in pin.items() if i in user]

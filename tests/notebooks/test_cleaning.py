@@ -1,4 +1,5 @@
-"""Every cleaning rule of notebooks/lib/cleaning.py (DESIGN 3.6) on small hand-written rows."""
+"""Every cleaning rule of notebooks/lib/cleaning.py (docs/data-contracts.md 3.6) on small hand-written
+rows."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The nine results of notebooks/lib/queries.py (DESIGN 3.7) on small hand-written cleaned tables.
+"""The nine results of notebooks/lib/queries.py (docs/data-contracts.md 3.7) on small hand-written cleaned
+tables.
 
 The tables cover ties, missing joins (pins without geo or user rows and the reverse), null keys and values,
 boundary ages 17/18/24/25/35/36/50/51 and boundary years (post 2017/2018/2022/2023, join 2014/2015/2020/2021).
