@@ -106,7 +106,12 @@ def bad_references(files: Iterable[tuple[str, str]], sections: set[str]) -> list
 def test_every_contract_reference_names_a_section_and_none_cites_the_brief() -> None:
     sections = contract_sections(CONTRACTS.read_text())
     assert {"3.1", "3.2", "3.3", "3.4", "3.5", "3.6", "3.7", "4", "5"} <= sections
-    files = [(p.relative_to(REPO).as_posix(), t) for p in tracked_files() if (t := text_of(p)) is not None]
+    files = [
+        (p.relative_to(REPO).as_posix(), t)
+        for p in tracked_files()
+        if p != Path(__file__).resolve()
+        and (t := text_of(p)) is not None  # this file cites bad ones on purpose
+    ]
     assert sum(1 for _ in section_references("\n".join(t for _, t in files))) > 50
     assert bad_references(files, sections) == []
 
