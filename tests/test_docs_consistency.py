@@ -170,6 +170,25 @@ def repo_paths(text: str, tops: set[str]) -> list[str]:
     return found
 
 
+def gitignore_match(path: str, patterns: list[str]) -> bool:
+    """Whether `.gitignore` patterns ignore `path` (the forms the repository's file uses: names, globs,
+    `dir/`, `!` exceptions; the last matching pattern wins); for a tree without git."""
+    from fnmatch import fnmatch
+
+    parts = path.split("/")
+    result = False
+    for pattern in patterns:
+        negate = pattern.startswith("!")
+        pattern = pattern.removeprefix("!").rstrip("/")
+        if "/" in pattern:
+            hit = fnmatch(path, pattern.lstrip("/"))
+        else:
+            hit = any(fnmatch(part, pattern) for part in parts)
+        if hit:
+            result = not negate
+    return result
+
+
 def ignored(paths: list[str]) -> set[str]:
     """Those of `paths` git ignores (files the user creates from an example, or a run writes)."""
     if not paths:
@@ -183,9 +202,13 @@ def ignored(paths: list[str]) -> set[str]:
             text=True,
             timeout=60,
         )
+        if done.returncode in (0, 1):  # 1: none of them is ignored
+            return set(done.stdout.split())
     except (OSError, subprocess.SubprocessError):
-        return set()
-    return set(done.stdout.split())
+        pass
+    lines = (REPO / ".gitignore").read_text().splitlines()
+    patterns = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    return {path for path in paths if gitignore_match(path, patterns)}
 
 
 def missing_paths(doc: Path, text: str, tops: set[str]) -> list[str]:
@@ -216,6 +239,22 @@ def test_the_documents_name_paths_the_path_check_sees() -> None:
         "notebooks/lib/kinesis_access.py",
         "airflow/dags/pinterest_batch.py",
     } <= seen
+
+
+def test_gitignore_patterns_without_git() -> None:
+    patterns = [
+        ".local/",
+        "*.tfvars",
+        "!*.tfvars.example",
+        ".terraform.lock.hcl",
+        "!terraform/envs/aws/.terraform.lock.hcl",
+    ]
+    assert gitignore_match("terraform/envs/aws/terraform.tfvars", patterns)
+    assert not gitignore_match("terraform/envs/aws/terraform.tfvars.example", patterns)
+    assert gitignore_match(".local/outputs/aws.json", patterns)
+    assert gitignore_match("terraform/envs/local/.terraform.lock.hcl", patterns)
+    assert not gitignore_match("terraform/envs/aws/.terraform.lock.hcl", patterns)
+    assert not gitignore_match("notebooks/streams.py", patterns)
 
 
 def test_the_path_check_catches_a_missing_file_and_a_broken_link(tmp_path: Path) -> None:
