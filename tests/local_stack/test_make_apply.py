@@ -19,8 +19,8 @@ FAKE_TERRAFORM = """#!/bin/sh
 dir="${1#-chdir=}"; shift
 umask > "$FAKE_TF_UMASK"
 case "$1" in
-  apply) echo '{"outputs": {"api_key": "real-key"}}' > "$dir/terraform.tfstate"; chmod 644 "$dir/terraform.tfstate";;
-  output) echo '{"api_key": {"sensitive": true, "type": "string", "value": "real-key"}}';;
+  apply) echo '{"outputs": {"api_key": "fake-outputs-key"}}' > "$dir/terraform.tfstate"; chmod 644 "$dir/terraform.tfstate";;
+  output) echo '{"api_key": {"sensitive": true, "type": "string", "value": "fake-outputs-key"}}';;
 esac
 """
 
@@ -56,7 +56,7 @@ def test_make_apply_writes_state_and_outputs_readable_by_the_owner_only(tmp_path
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"outputs: {outputs}" in done.stdout
-    assert json.loads(outputs.read_text())["api_key"]["value"] == "real-key"
+    assert json.loads(outputs.read_text())["api_key"]["value"] == "fake-outputs-key"
     assert (tmp_path / "umask").read_text().strip() == "0077"
     for path in (outputs, work / "terraform/envs/aws/terraform.tfstate", old_state):
         assert path.stat().st_mode & 0o777 == 0o600, path
