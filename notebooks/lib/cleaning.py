@@ -32,9 +32,13 @@ PLACEHOLDERS = (
     "N,o, ,T,a,g,s, ,A,v,a,i,l,a,b,l,e",
     "No Title Data Available",
 )
-#: `<number>[k|M]`: at most 9 integer digits and 6 decimals, so the arithmetic never overflows.
-FOLLOWER_COUNT_PATTERN = r"^([0-9]{1,9}(\.[0-9]{1,6})?)([kM]?)$"
+#: `<number>[k|M]`: at most 9 integer digits and 6 decimals, so the arithmetic never overflows. Anchored with `\z`
+#: (Java's `$` also matches before a final line break, which would let `12k\n` reach the cast).
+FOLLOWER_COUNT_PATTERN = r"^([0-9]{1,9}(\.[0-9]{1,6})?)([kM]?)\z"
+#: A value is read as a timestamp only when it starts with a date: Spark reads a bare time as that time today.
+DATE_FIRST_PATTERN = r"^\s*[0-9]{4,}-[0-9]{1,2}-[0-9]{1,2}"
 INT_MAX = 2147483647
+INT_MIN = -2147483648
 SAVE_LOCATION_PREFIX = "Local save in "
 
 CLEAN_COLUMNS = {
@@ -91,8 +95,10 @@ def strip_save_location(col) -> Column:
 
 
 def parse_datetime(col) -> Column:
-    """ISO-8601 (`2020-01-02T03:04:05[.ffffff][+01:00]`) or `2020-01-02 03:04:05` to a timestamp; else null."""
-    return F.try_to_timestamp(as_column(col))
+    """ISO-8601 (`2020-01-02T03:04:05[.ffffff][+01:00]`) or `2020-01-02 03:04:05` to a timestamp; else null
+    (a value without a date first, such as a bare time, too)."""
+    c = as_column(col)
+    return F.when(c.rlike(DATE_FIRST_PATTERN), F.try_to_timestamp(c))
 
 
 def is_rejected(dataset) -> Column:
@@ -134,7 +140,7 @@ def clean_user(raw):
         F.concat(null_if_placeholder("first_name"), F.lit(" "), null_if_placeholder("last_name")).alias(
             "user_name"
         ),
-        F.col("age").cast("int").alias("age"),
+        F.when(F.col("age").between(INT_MIN, INT_MAX), F.col("age").cast("int")).alias("age"),
         parse_datetime(null_if_placeholder("date_joined")).alias("date_joined"),
     )
 

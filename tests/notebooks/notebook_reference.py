@@ -35,7 +35,7 @@ def followers(value: Any) -> int | None:
     value = text(value)
     if value is None:
         return None
-    match = FOLLOWERS.fullmatch(value.strip())
+    match = FOLLOWERS.fullmatch(value.strip(" "))  # Spark's trim removes spaces only
     if not match:
         return None
     number = Decimal(match[1]) * {"k": 1000, "M": 1_000_000, "": 1}[match[2]]
@@ -111,7 +111,7 @@ def clean(tables: dict[str, list[dict]]) -> dict[str, dict[int, dict]]:
             "user_name": None
             if text(r["first_name"]) is None or text(r["last_name"]) is None
             else f"{r['first_name']} {r['last_name']}",
-            "age": r["age"],
+            "age": r["age"] if r["age"] is not None and -(2**31) <= r["age"] < 2**31 else None,
             "date_joined": when(r["date_joined"]),
         }
         for r in tables["user_data"]

@@ -214,11 +214,6 @@ def test_the_stream_decodes_bad_records_alike_with_ansi_on_and_off(
     assert len(on) == len(data)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="notebooks/lib/cleaning.py casts age with .cast('int'): an age beyond the int range fails the run with "
-    "CAST_OVERFLOW under ANSI (Databricks Runtime 17+) and wraps around without it; expected null in both",
-)
 def test_an_age_beyond_the_int_range_cleans_to_null_in_both_modes(
     spark: Any, nb: dict[str, Any], ansi_modes: Any
 ) -> None:
