@@ -16,10 +16,13 @@ body `{"records": [{"value": {...}, "key": ..., "partition": ...}, ...]}`. Every
 response waits for every delivery report and lists one entry per record, in order: `partition`/`offset` on
 success, `error_code`/`error` (50003 retriable, 50002 other Kafka error, as Confluent's) on failure.
 
-Errors are `{"error_code": <int>, "message": "..."}` with Confluent's codes: 404/40401 unknown topic, 404/40402
-unknown partition, 415/415 wrong or missing Content-Type, 400/400 malformed JSON, 422/422 a body that is not
-`{"records": [...]}` with a `value` in every record (Confluent's bean-validation code), 413/413 body too large,
-500/50003 when the broker cannot be reached for the topic check, 404/405 other paths and methods.
+Errors are `{"error_code": <int>, "message": "..."}` with Confluent's codes: 404/40401 unknown topic (also a
+name Kafka would refuse: the message says so), 404/40402 unknown partition, 415/415 wrong or missing Content-Type
+or a charset that is not a text encoding, 400/400 malformed JSON or an invalid Content-Length, 411/411 a POST with
+neither Content-Length nor chunked encoding, 408/408 a request not received within the request timeout, 422/422 a
+body that is not `{"records": [...]}` with a `value` in every record (Confluent's bean-validation code) or JSON
+nested too deeply, 413/413 body too large, 503/503 (with Retry-After) beyond the connection cap, 500/50003 when
+the broker cannot be reached for the topic check, 404/405 other paths and methods.
 
 Deliberate choices, where Confluent's proxy leaves room:
 - Topics are never auto-created (MSK clients create them upfront): the supervisor calls `ensure_topics()`.
@@ -28,6 +31,20 @@ Deliberate choices, where Confluent's proxy leaves room:
   `message`, so a client that only checks the status retries instead of losing the batch. A partial failure is
   a 200 with per-record errors, as in Confluent's proxy.
 - A `value` of null (a tombstone) is rejected with 422: the lake holds one JSON value per record.
+- Integers are kept exactly as sent, also beyond 64 bits (orjson would read them as floats; such bodies go
+  through the standard library's parser). Values nested more than 254 levels deep are a 422.
+- Topic names follow Kafka's rule after URL-decoding (`[a-zA-Z0-9._-]`, 1 to 249 characters, not `.`/`..`). A
+  valid name the broker does not know is looked up again for `--topic-wait-ms` (a restarted broker may not have
+  loaded its topics yet) before the final 404/40401.
+- Slow clients: a request must arrive whole within `--request-timeout` s of its first byte, idle keep-alive
+  connections close after `--idle-timeout` s, and at most `--max-connections` are served at once.
+- The producer is `acks=all` and deliberately not idempotent (`enable.idempotence`): Tansu 0.6.0 counts an
+  idempotent producer's sequence before it writes the batch, so after one failed batch write (say an S3 error)
+  every later record of that producer fails with PRODUCER_FENCED and the proxy would fail every request until
+  restarted; a plain producer loses only the failed request, which the client retries. Measured on the local
+  stack: two broker restarts and two crashes during 6,000 records left 0 duplicates with either producer. The
+  fencing is shown by `test_a_failed_tansu_batch_write_fences_an_idempotent_producer_but_not_the_proxy`
+  (tests/local_stack/test_rest_proxy.py).
 
 Run: `python -m local_stack.rest_proxy --host 127.0.0.1 --port 8082 --bootstrap-servers 127.0.0.1:9092`.
 """
@@ -38,14 +55,18 @@ import argparse
 import codecs
 import contextlib
 import functools
+import io
+import json
 import logging
+import math
 import random
 import re
 import signal
+import socket
 import sys
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, NamedTuple
@@ -54,6 +75,8 @@ from urllib.parse import unquote
 import orjson
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
+
+from emulation.retry import RetryPolicy
 
 log = logging.getLogger("rest_proxy")
 
@@ -75,6 +98,17 @@ MAX_BODY_BYTES = 64 * 1024 * 1024
 #: 29 s integration timeout, so the client gets per-record errors rather than a gateway 504.
 DEFAULT_DELIVERY_TIMEOUT_MS = 20_000
 TOPIC_CACHE_SECONDS = 10.0
+#: How long a topic the broker does not know is looked up again before the final 404 (it fits, with the delivery
+#: timeout, in API Gateway's 29 s).
+DEFAULT_TOPIC_WAIT_MS = 5_000
+TOPIC_RETRY = RetryPolicy(attempts=None, base=0.1, cap=1.0)
+#: A request (line, headers, body) must arrive within this many seconds of its first byte: else 408.
+DEFAULT_REQUEST_TIMEOUT = 10.0
+#: An idle keep-alive connection is closed after this many seconds.
+DEFAULT_IDLE_TIMEOUT = 30.0
+#: Connections served at once (one thread each); more are answered 503 with Retry-After.
+DEFAULT_MAX_CONNECTIONS = 64
+RETRY_AFTER_SECONDS = 1
 ANY_PARTITION = -1  # librdkafka's RD_KAFKA_PARTITION_UA: let the partitioner choose
 #: Top-level fields of Confluent's v2 produce request; the schema ones are accepted and ignored for JSON.
 REQUEST_FIELDS = frozenset({"records", "key_schema", "key_schema_id", "value_schema", "value_schema_id"})
@@ -106,6 +140,15 @@ RETRIABLE_ERRORS = frozenset(
 )
 TOPIC_NAME = re.compile(r"[a-zA-Z0-9._-]{1,249}")
 UNKNOWN_TOPIC_ERRORS = frozenset({KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_TOPIC})
+#: Codecs Python accepts as text encodings that are no charset a client could mean (Python-specific ones).
+NOT_CHARSETS = frozenset(
+    {"idna", "punycode", "raw-unicode-escape", "unicode-escape", "undefined", "mbcs", "oem"}
+)
+#: orjson's limits: it reads at most 1024 nested levels and writes at most 254.
+MAX_BODY_DEPTH = 1024
+MAX_VALUE_DEPTH = 254
+#: A run of this many digits may be an integer beyond 64 bits (orjson keeps -2**63 .. 2**64-1 exact).
+_LONG_DIGITS = re.compile(rb"[0-9]{19,}")
 
 
 class ProxyError(Exception):
@@ -136,7 +179,9 @@ class ProduceRecord(NamedTuple):
 
 
 def check_content_type(header: str | None) -> str:
-    """Validate a produce request's Content-Type; return its charset (`utf-8` when absent). 415 otherwise."""
+    """Validate a produce request's Content-Type; return its charset (`utf-8` when absent). 415 otherwise, also
+    for a charset Python does not know and for codecs that are not text encodings (`base64`, `hex`, `zlib`,
+    `idna`, `unicode_escape`, ...), which `codecs.lookup` accepts."""
     media_type, _, params = (header or "").partition(";")
     if media_type.strip().lower() != JSON_V2:
         shown = f"{header!r}" if header else "missing"
@@ -151,24 +196,35 @@ def check_content_type(header: str | None) -> str:
         if name.strip().lower() == "charset" and value.strip():
             charset = value.strip().strip('"').lower()
     try:
-        codecs.lookup(charset)
+        info = codecs.lookup(charset)
     except LookupError:
+        info = None
+    if info is None or not getattr(info, "_is_text_encoding", True) or info.name in NOT_CHARSETS:
         raise ProxyError(
             HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
             HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
             f"HTTP 415 Unsupported Media Type: unknown charset {charset!r}",
-        ) from None
+        )
     return charset
 
 
 def parse_produce_body(body: bytes, charset: str = "utf-8") -> list[ProduceRecord]:
-    """Parse and validate a v2 JSON produce body into records. 400 for bad JSON, 422 for a bad shape."""
+    """Parse and validate a v2 JSON produce body into records. 400 for bad JSON, 422 for a bad shape or JSON
+    nested too deeply. Any input raises nothing but `ProxyError` (tests/local_stack/test_rest_proxy_properties.py).
+
+    Integers stay exact: orjson reads integers only within 64 bits (a larger one silently became a float), so a
+    body with a run of 19 or more digits is read by the standard library's parser instead, and its values are
+    written back with `json.dumps`, every integer as it was sent.
+    """
     if not body.strip():
         raise ProxyError(HTTPStatus.UNPROCESSABLE_ENTITY, UNPROCESSABLE, "Request body is empty")
     try:
-        document = orjson.loads(body if codecs.lookup(charset).name == "utf-8" else body.decode(charset))
-    except (UnicodeDecodeError, orjson.JSONDecodeError) as exc:
-        raise ProxyError(HTTPStatus.BAD_REQUEST, HTTPStatus.BAD_REQUEST, f"Malformed JSON: {exc}") from None
+        text: bytes | str = body if codecs.lookup(charset).name == "utf-8" else body.decode(charset)
+    except (LookupError, ValueError) as exc:  # ValueError covers UnicodeError
+        raise _malformed(f"the body is not valid {charset}: {exc}") from None
+    exact = _LONG_DIGITS.search(text if isinstance(text, bytes) else text.encode("utf-8", "surrogatepass"))
+    document = _loads_exact(text) if exact else _loads(text)
+    dumps = _dumps_exact if exact else _dumps
     if not isinstance(document, dict):
         raise _unprocessable('Request body must be a JSON object: {"records": [...]}')
     unknown = sorted(set(document) - REQUEST_FIELDS)
@@ -181,10 +237,44 @@ def parse_produce_body(body: bytes, charset: str = "utf-8") -> list[ProduceRecor
         raise _unprocessable("records must be an array")
     if not records:
         raise _unprocessable("records may not be empty")
-    return [_parse_record(index, record) for index, record in enumerate(records)]
+    return [_parse_record(index, record, dumps) for index, record in enumerate(records)]
 
 
-def _parse_record(index: int, record: Any) -> ProduceRecord:
+def _loads(text: bytes | str) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        if "depth limit" in str(exc):
+            raise _too_deep(f"the body is nested more than {MAX_BODY_DEPTH} levels deep") from None
+        raise _malformed(str(exc)) from None
+
+
+def _loads_exact(text: bytes | str) -> Any:
+    """The standard library's parser, strict where orjson is: no NaN/Infinity, no number out of float range."""
+    try:
+        return json.loads(
+            text.decode("utf-8") if isinstance(text, bytes) else text,
+            parse_constant=_reject_constant,
+            parse_float=_finite_float,
+        )
+    except RecursionError:
+        raise _too_deep(f"the body is nested more than {MAX_BODY_DEPTH} levels deep") from None
+    except ValueError as exc:  # JSONDecodeError, bad UTF-8, an integer over Python's 4300 digits
+        raise _malformed(str(exc)) from None
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(literal: str) -> float:
+    value = float(literal)
+    if math.isinf(value):
+        raise ValueError(f"number {literal[:40]} is out of range")
+    return value
+
+
+def _parse_record(index: int, record: Any, dumps: Callable[[Any, str], bytes]) -> ProduceRecord:
     if not isinstance(record, dict):
         raise _unprocessable(f"records[{index}] must be an object with a value")
     if not record.keys() <= RECORD_FIELDS:
@@ -197,8 +287,8 @@ def _parse_record(index: int, record: Any) -> ProduceRecord:
         raise _unprocessable(f"records[{index}]: partition must be a non-negative integer")
     key = record.get("key")
     return ProduceRecord(
-        value=_json_bytes(record["value"]),
-        key=None if key is None else _json_bytes(key),
+        value=dumps(record["value"], f"records[{index}].value"),
+        key=None if key is None else dumps(key, f"records[{index}].key"),
         partition=partition,
     )
 
@@ -207,9 +297,67 @@ def _unprocessable(message: str) -> ProxyError:
     return ProxyError(HTTPStatus.UNPROCESSABLE_ENTITY, UNPROCESSABLE, message)
 
 
-def _json_bytes(value: Any) -> bytes:
+def _malformed(reason: str) -> ProxyError:
+    return ProxyError(HTTPStatus.BAD_REQUEST, HTTPStatus.BAD_REQUEST, f"Malformed JSON: {reason}")
+
+
+def _too_deep(where: str) -> ProxyError:
+    return _unprocessable(f"JSON nested too deeply: {where}; flatten the record")
+
+
+def _dumps(value: Any, where: str) -> bytes:
     """Compact JSON, non-ASCII as UTF-8: what Confluent's JSON embedded format (Jackson) writes."""
-    return orjson.dumps(value)
+    try:
+        return orjson.dumps(value)
+    except orjson.JSONEncodeError:  # the only cause for parsed JSON: orjson's recursion limit
+        raise _too_deep(f"{where} is nested more than {MAX_VALUE_DEPTH} levels deep") from None
+
+
+def _dumps_exact(value: Any, where: str) -> bytes:
+    """`_dumps` for values read by the standard library: big integers written exactly, the same depth limit."""
+    if _deeper_than(value, MAX_VALUE_DEPTH):
+        raise _too_deep(f"{where} is nested more than {MAX_VALUE_DEPTH} levels deep")
+    try:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate escape, which orjson refuses as well
+        raise _malformed(f"{where} holds a lone surrogate ({exc.reason})") from None
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """True when `value` has more than `limit` nested arrays/objects (orjson.dumps's limit), without recursion."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def check_topic_name(topic: str) -> str:
+    """`topic` (URL-decoded) when it is a name Kafka accepts, else 404/40401 saying why: no such topic can exist.
+
+    Kafka's rule: 1 to 249 characters of `[a-zA-Z0-9._-]`, and not `.` or `..`.
+    """
+    if TOPIC_NAME.fullmatch(topic) and topic not in (".", ".."):
+        return topic
+    shown = topic if len(topic) <= 60 else f"{topic[:60]}... ({len(topic)} characters)"
+    raise ProxyError(
+        HTTPStatus.NOT_FOUND,
+        TOPIC_NOT_FOUND,
+        f"Topic not found: {shown!r} is not a valid Kafka topic name "
+        "(1 to 249 characters of a-z, A-Z, 0-9, '.', '_', '-'; not '.' or '..')",
+    )
+
+
+class _UnknownTopic(ProxyError):
+    """The broker does not know the topic (yet): retried for the topic wait, then the final 404/40401."""
+
+    def __init__(self) -> None:
+        super().__init__(HTTPStatus.NOT_FOUND, TOPIC_NOT_FOUND, "Topic not found.")
 
 
 def error_code_for(error: KafkaError) -> int:
@@ -294,10 +442,13 @@ class KafkaGateway:
         compression: str = "none",
         delivery_timeout_ms: int = DEFAULT_DELIVERY_TIMEOUT_MS,
         metadata_timeout_ms: int = 5_000,
+        topic_wait_ms: int = DEFAULT_TOPIC_WAIT_MS,
     ) -> None:
         self.bootstrap_servers = bootstrap_servers
         self.delivery_timeout_s = delivery_timeout_ms / 1000
         self.metadata_timeout_s = metadata_timeout_ms / 1000
+        self.topic_wait_s = topic_wait_ms / 1000
+        self.topic_retries = 0  # lookups of a topic the broker did not know, retried (for tests and logs)
         self._producer = Producer(
             {
                 "bootstrap.servers": bootstrap_servers,
@@ -352,12 +503,26 @@ class KafkaGateway:
         return {"name": topic, "configs": {}, "partitions": partitions}
 
     def _topic_metadata(self, topic: str) -> Any:
-        if not TOPIC_NAME.fullmatch(topic):  # Kafka's own rule; such a topic cannot exist
-            raise ProxyError(HTTPStatus.NOT_FOUND, TOPIC_NOT_FOUND, "Topic not found.")
+        """The topic's metadata. A topic the broker does not know is looked up again for `topic_wait_s` (a broker
+        that has just restarted may not have loaded its topics yet); only then is it a final 404/40401."""
+        check_topic_name(topic)
+
+        def retrying(retry: int, _error: BaseException, delay: float) -> None:
+            self.topic_retries += 1
+            log.info("%s: unknown to the broker; looking again in %.2f s (retry %d)", topic, delay, retry + 1)
+
+        return TOPIC_RETRY.call(
+            lambda: self._known_topic_metadata(topic),
+            retry_on=(_UnknownTopic,),
+            deadline=self.topic_wait_s,
+            on_retry=retrying,
+        )
+
+    def _known_topic_metadata(self, topic: str) -> Any:
         metadata = self._metadata(topic).topics.get(topic)
         error = None if metadata is None else metadata.error
         if metadata is None or (error is not None and error.code() in UNKNOWN_TOPIC_ERRORS):
-            raise ProxyError(HTTPStatus.NOT_FOUND, TOPIC_NOT_FOUND, "Topic not found.")
+            raise _UnknownTopic()
         if error is not None or not metadata.partitions:
             reason = error.str() if error is not None else "topic has no partitions"
             raise ProxyError(
@@ -496,17 +661,81 @@ def ensure_topics(
 
 
 class ProxyServer(ThreadingHTTPServer):
-    """The HTTP server: one thread per connection, all sharing one `KafkaGateway`."""
+    """The HTTP server: one thread per connection, all sharing one `KafkaGateway`.
+
+    At most `max_connections` connections are served at once; one more is answered 503 with `Retry-After` and
+    closed, so slow clients cannot hold every thread. A request must arrive whole (headers and body) within
+    `request_timeout` seconds of its first byte (else 408 and close); an idle keep-alive connection is closed
+    after `idle_timeout` seconds.
+    """
 
     daemon_threads = True
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], gateway: KafkaGateway) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        gateway: KafkaGateway,
+        *,
+        request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+        idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+    ) -> None:
+        if request_timeout <= 0 or idle_timeout <= 0 or max_connections < 1:
+            raise ValueError("request_timeout and idle_timeout must be > 0, max_connections >= 1")
         super().__init__(address, ProxyHandler)
         self.gateway = gateway
+        self.request_timeout = request_timeout
+        self.idle_timeout = idle_timeout
+        self.max_connections = max_connections
         self._busy = 0
         self._idle = threading.Condition()
+        self._connections = 0
+        self._refusing = 0
+        self._connections_lock = threading.Lock()
+        self.refused = 0  # connections answered 503 (for tests and logs)
         self.closing = False  # set at shutdown: answer the request in progress, then close the connection
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            admitted = self._connections < self.max_connections
+            if admitted:
+                self._connections += 1
+            else:
+                self.refused += 1
+                refusing = self._refusing < self.max_connections
+                self._refusing += refusing
+        if admitted:
+            super().process_request(request, client_address)
+        elif refusing:  # answered from its own short-lived thread, never from the accept loop
+            threading.Thread(target=self._refuse, args=(request,), name="refuse", daemon=True).start()
+        else:  # a flood: not even a 503
+            self.shutdown_request(request)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            with self._connections_lock:
+                self._connections -= 1
+
+    def _refuse(self, connection: socket.socket) -> None:
+        """503 with Retry-After, then a lingering close: read what the client sent (at most 2 s) so that closing
+        with unread data does not reset the connection before the client has read the answer."""
+        log.warning("%d connections open (the cap): refusing one with 503", self.max_connections)
+        try:
+            connection.settimeout(2.0)
+            connection.sendall(_REFUSAL)
+            connection.shutdown(socket.SHUT_WR)
+            deadline = time.monotonic() + 2.0
+            while time.monotonic() < deadline and connection.recv(65536):
+                pass
+        except OSError:
+            pass
+        finally:
+            connection.close()
+            with self._connections_lock:
+                self._refusing -= 1
 
     def request_started(self) -> None:
         with self._idle:
@@ -523,6 +752,27 @@ class ProxyServer(ThreadingHTTPServer):
             return self._idle.wait_for(lambda: self._busy == 0, timeout)
 
 
+class _DeadlineReader(io.RawIOBase):
+    """The connection's input: each read waits at most until `deadline` (a request in progress) or, between
+    requests, `idle` seconds. A client that trickles bytes cannot stretch a request past its deadline."""
+
+    def __init__(self, connection: socket.socket, idle: float) -> None:
+        super().__init__()
+        self.connection = connection
+        self.idle = idle
+        self.deadline: float | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        timeout = self.idle if self.deadline is None else self.deadline - time.monotonic()
+        if timeout <= 0:
+            raise TimeoutError("request timeout")
+        self.connection.settimeout(timeout)
+        return self.connection.recv_into(buffer)
+
+
 class ProxyHandler(BaseHTTPRequestHandler):
     """Routes the REST Proxy v2 endpoints; every response is JSON with Confluent's content type."""
 
@@ -530,7 +780,53 @@ class ProxyHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive
     server_version = "pinterest-pipeline-rest-proxy/1"
     disable_nagle_algorithm = True
-    timeout = 300  # seconds an idle keep-alive connection is kept
+    timeout = None  # reads are bounded by _DeadlineReader, writes by the request timeout (see _send)
+
+    def setup(self) -> None:
+        super().setup()
+        self.rfile.close()  # the socket's own file: replaced by one that keeps the request's deadline
+        self._reader = _DeadlineReader(self.connection, self.server.idle_timeout)
+        self.rfile = io.BufferedReader(self._reader, 65536)
+
+    def handle_one_request(self) -> None:
+        """BaseHTTPRequestHandler's, with the deadlines: an idle connection is closed quietly after the idle
+        timeout; a request whose line, headers or body are not all in within the request timeout gets a 408."""
+        self._reader.deadline = None
+        self._responded = False
+        self.requestline, self.command, self.request_version = "", "", self.protocol_version
+        try:
+            if not self.rfile.peek(1):  # the client closed the connection
+                self.close_connection = True
+                return
+        except OSError:  # idle timeout, or a reset
+            self.close_connection = True
+            return
+        self._reader.deadline = time.monotonic() + self.server.request_timeout
+        try:
+            self.raw_requestline = self.rfile.readline(65537)
+            if len(self.raw_requestline) > 65536:
+                self.send_error(HTTPStatus.REQUEST_URI_TOO_LONG)
+                return
+            if not self.raw_requestline:
+                self.close_connection = True
+                return
+            if not self.parse_request():  # it answered the error itself
+                return
+            method = getattr(self, f"do_{self.command}", None)
+            if method is None:
+                self.send_error(HTTPStatus.NOT_IMPLEMENTED)
+                return
+            method()
+            self.wfile.flush()
+        except TimeoutError:
+            self.close_connection = True
+            if not self._responded:
+                self.send_error(HTTPStatus.REQUEST_TIMEOUT, self._timeout_message("request"))
+        except ConnectionError:
+            self.close_connection = True
+
+    def _timeout_message(self, part: str) -> str:
+        return f"Request Timeout: the {part} did not arrive within {self.server.request_timeout:g} s"
 
     def do_GET(self) -> None:
         self._handle("GET")
@@ -626,21 +922,52 @@ class ProxyHandler(BaseHTTPRequestHandler):
         )
 
     def _read_body(self) -> bytes:
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            return self._read_chunked()
-        length_header = self.headers.get("Content-Length")
-        if not length_header:
-            return b""
+        """The request body, whole, within the request's deadline (408 otherwise). A POST needs a valid
+        Content-Length (400) or chunked encoding (411 without either); the answer comes at once, with no wait
+        for a body whose end cannot be known."""
         try:
-            length = int(length_header)
-        except ValueError:
+            return self._read_framed_body()
+        except TimeoutError:
             self.close_connection = True
             raise ProxyError(
-                HTTPStatus.BAD_REQUEST, HTTPStatus.BAD_REQUEST, "Invalid Content-Length"
+                HTTPStatus.REQUEST_TIMEOUT,
+                HTTPStatus.REQUEST_TIMEOUT,
+                f"HTTP 408 {self._timeout_message('body')}",
             ) from None
+
+    def _read_framed_body(self) -> bytes:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            return self._read_chunked()
+        length_headers = self.headers.get_all("Content-Length") or []
+        if not length_headers:
+            if self.command == "POST":
+                self.close_connection = True
+                raise ProxyError(
+                    HTTPStatus.LENGTH_REQUIRED,
+                    HTTPStatus.LENGTH_REQUIRED,
+                    "HTTP 411 Length Required: send Content-Length or Transfer-Encoding: chunked",
+                )
+            return b""
+        values = {value.strip() for header in length_headers for value in header.split(",")}
+        if len(values) != 1 or not values <= {v for v in values if v.isascii() and v.isdigit()}:
+            self.close_connection = True
+            raise ProxyError(
+                HTTPStatus.BAD_REQUEST,
+                HTTPStatus.BAD_REQUEST,
+                f"HTTP 400 Bad Request: invalid Content-Length {', '.join(length_headers)!r}",
+            )
+        length = int(values.pop())
         if length > MAX_BODY_BYTES:
             raise _too_large()
-        return self.rfile.read(length)
+        body = self.rfile.read(length)
+        if len(body) < length:  # the client closed early
+            self.close_connection = True
+            raise ProxyError(
+                HTTPStatus.BAD_REQUEST,
+                HTTPStatus.BAD_REQUEST,
+                f"HTTP 400 Bad Request: the body ended after {len(body)} of {length} bytes",
+            )
+        return body
 
     def _read_chunked(self) -> bytes:
         chunks: list[bytes] = []
@@ -668,6 +995,8 @@ class ProxyHandler(BaseHTTPRequestHandler):
         self, status: int, payload: Any, method: str = "GET", headers: dict[str, str] | None = None
     ) -> None:
         data = orjson.dumps(payload)
+        self._responded = True
+        self.connection.settimeout(self.server.request_timeout)  # a client that does not read is dropped
         self.send_response(status)
         self.send_header("Content-Type", RESPONSE_CONTENT_TYPE)
         self.send_header("Content-Length", str(len(data)))
@@ -703,6 +1032,23 @@ def _allow(method: str, *allowed: str) -> None:
             "HTTP 405 Method Not Allowed",
             {"Allow": ", ".join(allowed)},
         )
+
+
+def _refusal() -> bytes:
+    body = orjson.dumps(
+        {"error_code": 503, "message": "HTTP 503 Service Unavailable: too many connections; retry later"}
+    )
+    head = (
+        "HTTP/1.1 503 Service Unavailable\r\n"
+        f"Content-Type: {RESPONSE_CONTENT_TYPE}\r\n"
+        f"Content-Length: {len(body)}\r\n"
+        f"Retry-After: {RETRY_AFTER_SECONDS}\r\n"
+        "Connection: close\r\n\r\n"
+    )
+    return head.encode("ascii") + body
+
+
+_REFUSAL = _refusal()
 
 
 def _too_large() -> ProxyError:
@@ -792,6 +1138,31 @@ def build_parser() -> argparse.ArgumentParser:
         help="how long a topic lookup may wait for the broker",
     )
     parser.add_argument(
+        "--topic-wait-ms",
+        type=int,
+        default=DEFAULT_TOPIC_WAIT_MS,
+        help="how long a topic the broker does not know is looked up again before the final 404 (a restarted "
+        "broker may not have loaded its topics yet)",
+    )
+    parser.add_argument(
+        "--request-timeout",
+        type=_positive_seconds,
+        default=DEFAULT_REQUEST_TIMEOUT,
+        help="seconds a request's line, headers and body may take to arrive (else 408 and close)",
+    )
+    parser.add_argument(
+        "--idle-timeout",
+        type=_positive_seconds,
+        default=DEFAULT_IDLE_TIMEOUT,
+        help="seconds an idle keep-alive connection is kept open",
+    )
+    parser.add_argument(
+        "--max-connections",
+        type=int,
+        default=DEFAULT_MAX_CONNECTIONS,
+        help="connections served at once; one more is answered 503 with Retry-After and closed",
+    )
+    parser.add_argument(
         "--log-level",
         default="INFO",
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
@@ -800,12 +1171,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def make_server(host: str, port: int, bootstrap_servers: str, **gateway_options: Any) -> ProxyServer:
+def _positive_seconds(text: str) -> float:
+    value = float(text)
+    if not value > 0 or math.isinf(value):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
+
+
+def make_server(
+    host: str,
+    port: int,
+    bootstrap_servers: str,
+    *,
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+    idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
+    max_connections: int = DEFAULT_MAX_CONNECTIONS,
+    **gateway_options: Any,
+) -> ProxyServer:
     """A bound, not yet serving proxy (port 0 picks a free one); `gateway_options` go to `KafkaGateway`."""
     gateway = KafkaGateway(bootstrap_servers, **gateway_options)
     try:
-        return ProxyServer((host, port), gateway)
-    except OSError:
+        return ProxyServer(
+            (host, port),
+            gateway,
+            request_timeout=request_timeout,
+            idle_timeout=idle_timeout,
+            max_connections=max_connections,
+        )
+    except (OSError, ValueError):
         gateway.close(0)
         raise
 
@@ -824,6 +1217,10 @@ def main(argv: list[str] | None = None) -> int:
             compression=args.compression,
             delivery_timeout_ms=args.delivery_timeout_ms,
             metadata_timeout_ms=args.metadata_timeout_ms,
+            topic_wait_ms=args.topic_wait_ms,
+            request_timeout=args.request_timeout,
+            idle_timeout=args.idle_timeout,
+            max_connections=args.max_connections,
         )
     except OSError as exc:
         print(f"rest-proxy: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)

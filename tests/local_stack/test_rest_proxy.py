@@ -4,11 +4,13 @@ creation and the CLI."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -19,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, KafkaError, TopicPartition
+from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
 from local_stack import rest_proxy
 from local_stack.rest_proxy import (
@@ -67,10 +69,101 @@ def test_content_type_rejects_others_with_415(header: str | None) -> None:
     assert JSON_V2 in err.value.message
 
 
-def test_content_type_rejects_an_unknown_charset() -> None:
+@pytest.mark.parametrize(
+    "charset", ["klingon", "base64", "hex", "zlib", "bz2", "rot13", "idna", "punycode", "unicode_escape"]
+)
+def test_content_type_rejects_an_unknown_charset_and_codecs_that_are_not_charsets(charset: str) -> None:
+    # base64/hex/zlib/... pass codecs.lookup but are bytes-to-bytes codecs: they used to reach decode() and 500
     with pytest.raises(ProxyError) as err:
-        check_content_type(f"{JSON_V2}; charset=klingon")
-    assert err.value.status == 415 and "klingon" in err.value.message
+        check_content_type(f"{JSON_V2}; charset={charset}")
+    assert err.value.status == 415 and f"unknown charset {charset!r}" in err.value.message
+
+
+@pytest.mark.parametrize("charset", ["base64", "hex", "zlib", "punycode", "utf-16", "utf-32"])
+def test_a_body_that_does_not_decode_in_its_charset_is_400_never_an_exception(charset: str) -> None:
+    with pytest.raises(ProxyError) as err:
+        parse_produce_body(b'{"records":[{"value":1}]}\xff', charset)
+    assert err.value.status == 400 and err.value.message.startswith("Malformed JSON")
+
+
+@pytest.mark.parametrize("depth", [255, 300, 1021])
+def test_a_value_nested_deeper_than_254_levels_is_422_not_500(depth: int) -> None:
+    # orjson reads up to 1024 levels but writes only 254: the serialise step raised TypeError (500) before
+    body = b'{"records":[{"value":' + b"[" * depth + b"]" * depth + b"}]}"
+    with pytest.raises(ProxyError) as err:
+        parse_produce_body(body)
+    assert (err.value.status, err.value.error_code) == (422, 422)
+    assert err.value.message == (
+        "JSON nested too deeply: records[0].value is nested more than 254 levels deep; flatten the record"
+    )
+
+
+@pytest.mark.parametrize("depth", [1022, 5000, 100_000])
+def test_a_body_nested_deeper_than_1024_levels_is_422(depth: int) -> None:
+    body = b'{"records":[{"value":' + b"[" * depth + b"]" * depth + b"}]}"
+    with pytest.raises(ProxyError) as err:
+        parse_produce_body(body)
+    assert (err.value.status, err.value.error_code) == (422, 422)
+    assert "the body is nested more than 1024 levels deep" in err.value.message
+
+
+def test_a_value_254_levels_deep_is_kept() -> None:
+    body = b'{"records":[{"value":' + b"[" * 254 + b"]" * 254 + b"}]}"
+    assert parse_produce_body(body)[0].value == b"[" * 254 + b"]" * 254
+
+
+@pytest.mark.parametrize(
+    "literal",
+    [
+        "18446744073709551616",  # 2**64: orjson turned it into 1.8446744073709552e+19
+        "-9223372036854775809",  # -2**63 - 1
+        "123456789012345678901234567890",
+        "9223372036854775807",
+        "18446744073709551615",
+        "-9223372036854775808",
+    ],
+)
+def test_integers_beyond_64_bits_stay_exact(literal: str) -> None:
+    body = f'{{"records":[{{"value":{{"ind":{literal},"f":1.5,"s":"é"}},"key":{literal}}}]}}'.encode()
+    (record,) = parse_produce_body(body)
+    assert record.value == f'{{"ind":{literal},"f":1.5,"s":"é"}}'.encode()
+    assert record.key == literal.encode()
+    assert json.loads(record.value)["ind"] == int(literal)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("1" * 5000, "Exceeds the limit (4300 digits)"),
+        ("[12345678901234567890123, 1e400]", "number 1e400 is out of range"),
+        ("[12345678901234567890123, NaN]", "NaN is not JSON"),
+        ('["\\ud800", 12345678901234567890123]', "lone surrogate"),
+    ],
+)
+def test_the_exact_integer_parser_is_as_strict_as_orjson(value: str, message: str) -> None:
+    with pytest.raises(ProxyError) as err:
+        parse_produce_body(f'{{"records":[{{"value":{value}}}]}}'.encode())
+    assert err.value.status == 400 and message in err.value.message
+
+
+def test_a_deep_value_with_a_big_integer_is_422_too() -> None:
+    body = b'{"records":[{"value":' + b"[" * 300 + b"123456789012345678901234" + b"]" * 300 + b"}]}"
+    with pytest.raises(ProxyError) as err:
+        parse_produce_body(body)
+    assert err.value.status == 422 and "more than 254 levels" in err.value.message
+
+
+@pytest.mark.parametrize("name", ["..", ".", "x" * 250, "a/b", "café", "", "a b", "a\x00"])
+def test_invalid_topic_names_are_rejected_by_name(name: str) -> None:
+    with pytest.raises(ProxyError) as err:
+        rest_proxy.check_topic_name(name)
+    assert (err.value.status, err.value.error_code) == (404, 40401)
+    assert "is not a valid Kafka topic name" in err.value.message
+
+
+@pytest.mark.parametrize("name", ["a", "x" * 249, "demo.pin", "a-b_c.D9", "..."])
+def test_valid_topic_names_pass(name: str) -> None:
+    assert rest_proxy.check_topic_name(name) == name
 
 
 def test_body_records_become_compact_json_bytes_with_key_and_partition() -> None:
@@ -261,18 +354,38 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TansuBroker]:
         yield running
 
 
+TOPIC_WAIT_MS = 1_000
+REQUEST_TIMEOUT = 1.5
+IDLE_TIMEOUT = 1.0
+MAX_CONNECTIONS = 12
+
+
 @pytest.fixture(scope="module")
-def proxy(broker: TansuBroker) -> Iterator[int]:
-    """The proxy in-process on a free port, sharing the module's broker; yields its port."""
+def proxy_server(broker: TansuBroker) -> Iterator[rest_proxy.ProxyServer]:
+    """The proxy in-process on a free port, sharing the module's broker, with short timeouts and a small cap."""
     server = make_server(
-        "127.0.0.1", 0, broker.bootstrap, delivery_timeout_ms=10_000, metadata_timeout_ms=3_000
+        "127.0.0.1",
+        0,
+        broker.bootstrap,
+        delivery_timeout_ms=10_000,
+        metadata_timeout_ms=3_000,
+        topic_wait_ms=TOPIC_WAIT_MS,
+        request_timeout=REQUEST_TIMEOUT,
+        idle_timeout=IDLE_TIMEOUT,
+        max_connections=MAX_CONNECTIONS,
     )
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
     thread.start()
-    yield server.server_address[1]
+    yield server
     server.shutdown()
     server.server_close()
     assert server.gateway.close(5) == 0
+
+
+@pytest.fixture(scope="module")
+def proxy(proxy_server: rest_proxy.ProxyServer) -> int:
+    """The in-process proxy's port."""
+    return proxy_server.server_address[1]
 
 
 @pytest.fixture
@@ -379,12 +492,70 @@ def test_unknown_topic_is_404_40401_and_not_created(client: Client, broker: Tans
     assert status == 200 and name not in topics
 
 
-@pytest.mark.parametrize("name", ["bad%20name", "a%2Fb", "x" * 250, "caf%C3%A9"])
-def test_invalid_topic_names_are_404_40401(client: Client, name: str) -> None:
-    assert client.request("POST", f"/topics/{name}", records([1]))[:2] == (
-        404,
-        {"error_code": 40401, "message": "Topic not found."},
+@pytest.mark.parametrize(
+    "name", ["bad%20name", "a%2Fb", "a%2fb", "x" * 250, "caf%C3%A9", "%2e%2e", "%2E", "..", "%F0%9F%98%80"]
+)
+def test_invalid_topic_names_are_a_final_404_40401(client: Client, name: str) -> None:
+    # `%2e%2e` (`..` decoded) passed the old pattern and reached the broker: 500/50003 "Invalid topic"
+    for method in ("POST", "GET"):
+        status, body, _ = client.request(
+            method, f"/topics/{name}", records([1]) if method == "POST" else None
+        )
+        assert (status, body["error_code"]) == (404, 40401)
+        assert "is not a valid Kafka topic name" in body["message"]
+
+
+def test_a_topic_created_while_the_request_waits_is_produced_to(
+    client: Client, broker: TansuBroker, proxy_server: rest_proxy.ProxyServer
+) -> None:
+    """The broker does not know the topic when the request arrives (as after a restart, before it has loaded
+    its topics); the proxy looks again and produces once the topic exists, instead of a final 404."""
+    name = f"late{uuid.uuid4().hex[:8]}.pin"
+    retries_before = proxy_server.gateway.topic_retries
+    answered: list[tuple[int, Any]] = []
+    poster = threading.Thread(
+        target=lambda: answered.append(client.request("POST", f"/topics/{name}", records([{"ind": 1}]))[:2])
     )
+    poster.start()
+    deadline = time.monotonic() + 10
+    while proxy_server.gateway.topic_retries == retries_before:  # the proxy has seen it missing once
+        assert time.monotonic() < deadline, "the proxy never looked the topic up"
+        time.sleep(0.01)
+    ensure_topics(broker.bootstrap, [name])
+    poster.join(30)
+    ((status, body),) = answered
+    assert status == 200 and body["offsets"][0]["offset"] == 0
+    assert json.loads(read_back(broker.bootstrap, name, 0, 1)[0].value()) == {"ind": 1}
+
+
+def test_a_topic_that_stays_unknown_is_404_after_the_topic_wait(client: Client) -> None:
+    started = time.monotonic()
+    status, body, _ = client.request("POST", f"/topics/never{uuid.uuid4().hex[:8]}", records([1]))
+    elapsed = time.monotonic() - started
+    assert (status, body) == (404, {"error_code": 40401, "message": "Topic not found."})
+    # looked up again until the next wait would pass the topic wait (each wait at most the policy's cap)
+    assert TOPIC_WAIT_MS / 1000 - rest_proxy.TOPIC_RETRY.cap <= elapsed < TOPIC_WAIT_MS / 1000 + 5
+
+
+def test_integers_beyond_64_bits_reach_kafka_exactly(client: Client, topic: str, broker: TansuBroker) -> None:
+    big = [2**64, -(2**63) - 1, 10**30 + 7, 2**63 - 1]
+    raw = '{"records":[' + ",".join(f'{{"value":{{"ind":{n},"x":0.1}}}}' for n in big) + "]}"
+    status, body, _ = client.request("POST", f"/topics/{topic}", raw=raw.encode())
+    assert status == 200 and [o["offset"] for o in body["offsets"]] == [0, 1, 2, 3]
+    messages = read_back(broker.bootstrap, topic, 0, 4)
+    assert [m.value() for m in messages] == [f'{{"ind":{n},"x":0.1}}'.encode() for n in big]
+    assert [json.loads(m.value())["ind"] for m in messages] == big
+
+
+def test_deep_nesting_and_a_non_charset_are_clear_4xx_over_http(client: Client, topic: str) -> None:
+    deep = b'{"records":[{"value":' + b"[" * 600 + b"]" * 600 + b"}]}"
+    status, body, _ = client.request("POST", f"/topics/{topic}", raw=deep)
+    assert (status, body["error_code"]) == (422, 422) and "nested too deeply" in body["message"]
+    status, body, _ = client.request(
+        "POST", f"/topics/{topic}", records([1]), content_type=f"{JSON_V2}; charset=base64"
+    )
+    assert (status, body["error_code"]) == (415, 415) and "base64" in body["message"]
+    assert client.request("POST", f"/topics/{topic}", records([1]))[1]["offsets"][0]["offset"] == 0
 
 
 @pytest.mark.parametrize("content_type", ["application/json", "text/plain", None])
@@ -509,6 +680,135 @@ def test_concurrent_clients_get_distinct_offsets(proxy: int, topic: str, broker:
     assert len({(v["w"], v["b"], v["i"]) for v in (json.loads(m.value()) for m in messages)}) == 1200
 
 
+# --- connection handling: framing, timeouts, the connection cap (real sockets) -----------------------------------
+
+
+def raw_exchange(port: int, request: bytes, timeout: float = 10) -> tuple[int, dict[str, str], Any, float]:
+    """Send `request` as it is on a new socket; (status, headers, JSON body, seconds until the answer)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        started = time.monotonic()
+        sock.sendall(request)
+        return (*_read_response(sock), time.monotonic() - started)
+
+
+def _read_response(sock: socket.socket) -> tuple[int, dict[str, str], Any]:
+    response = http.client.HTTPResponse(sock)
+    response.begin()
+    payload = response.read()
+    return response.status, dict(response.getheaders()), json.loads(payload) if payload else None
+
+
+def _post_head(topic: str, extra: str) -> bytes:
+    return f"POST /topics/{topic} HTTP/1.1\r\nHost: x\r\nContent-Type: {JSON_V2}\r\n{extra}\r\n".encode()
+
+
+@pytest.mark.parametrize("length", ["-1", "abc", "1e3", "+5", "5, 6", " "])
+def test_an_invalid_content_length_is_400_at_once(proxy: int, topic: str, length: str) -> None:
+    # -1 used to read until the client closed (or 300 s passed)
+    status, headers, body, elapsed = raw_exchange(
+        proxy, _post_head(topic, f"Content-Length: {length}\r\n") + b'{"records":[{"value":1}]}'
+    )
+    assert (status, body["error_code"]) == (400, 400) and "invalid Content-Length" in body["message"]
+    assert headers["Connection"] == "close" and elapsed < 1
+
+
+def test_a_post_without_length_or_chunking_is_411_at_once(proxy: int, topic: str) -> None:
+    status, headers, body, elapsed = raw_exchange(proxy, _post_head(topic, "") + b'{"records":[{"value":1}]}')
+    assert (status, body["error_code"]) == (411, 411) and "Length Required" in body["message"]
+    assert headers["Connection"] == "close" and elapsed < 1
+
+
+def test_a_body_shorter_than_its_length_is_400_when_the_client_closes(proxy: int, topic: str) -> None:
+    with socket.create_connection(("127.0.0.1", proxy), timeout=10) as sock:
+        sock.sendall(_post_head(topic, "Content-Length: 100\r\n") + b'{"records":')
+        sock.shutdown(socket.SHUT_WR)
+        status, _, body = _read_response(sock)
+    assert (status, body["error_code"]) == (400, 400) and "ended after 11 of 100 bytes" in body["message"]
+
+
+@pytest.mark.parametrize(
+    ("sent", "part"),
+    [
+        (b"POST /topics/x HTTP/1.1\r\nHost: x\r\n", "request"),  # headers never finish
+        (b"POS", "request"),  # not even the request line
+    ],
+)
+def test_a_request_that_does_not_arrive_in_time_is_408_and_closed(proxy: int, sent: bytes, part: str) -> None:
+    status, headers, body, elapsed = raw_exchange(proxy, sent)
+    assert (status, body["error_code"]) == (408, 408)
+    assert (
+        body["message"] == f"HTTP 408 Request Timeout: the {part} did not arrive within {REQUEST_TIMEOUT:g} s"
+    )
+    assert headers["Connection"] == "close" and REQUEST_TIMEOUT - 0.1 <= elapsed < REQUEST_TIMEOUT + 2
+
+
+def test_a_trickling_body_cannot_stretch_the_request_past_its_timeout(proxy: int, topic: str) -> None:
+    body = json.dumps(records([{"ind": 1}])).encode()
+    with socket.create_connection(("127.0.0.1", proxy), timeout=10) as sock:
+        started = time.monotonic()
+        sock.sendall(_post_head(topic, f"Content-Length: {len(body)}\r\n"))
+        with contextlib.suppress(OSError):
+            for byte in body:  # one byte every 0.2 s: each read is quick, the whole is too slow
+                sock.sendall(bytes([byte]))
+                time.sleep(0.2)
+                if time.monotonic() - started > REQUEST_TIMEOUT + 1:
+                    break
+        status, headers, answer = _read_response(sock)
+    assert (status, answer["error_code"]) == (408, 408) and "the body did not arrive" in answer["message"]
+    assert headers["Connection"] == "close" and time.monotonic() - started < REQUEST_TIMEOUT + 2.5
+
+
+def test_a_slow_client_does_not_block_a_concurrent_valid_post(
+    proxy: int, topic: str, broker: TansuBroker
+) -> None:
+    with socket.create_connection(("127.0.0.1", proxy), timeout=10) as slow:
+        slow.sendall(_post_head(topic, "Content-Length: 1000\r\n") + b'{"records":')  # and nothing more
+        client = Client(proxy)
+        started = time.monotonic()
+        status, body, _ = client.request("POST", f"/topics/{topic}", records([{"ind": 7}]))
+        assert status == 200 and body["offsets"][0]["offset"] == 0 and time.monotonic() - started < 1
+        client.close()
+        status, _, answer = _read_response(slow)
+        assert (status, answer["error_code"]) == (408, 408)
+    assert [json.loads(m.value()) for m in read_back(broker.bootstrap, topic, 0, 1)] == [{"ind": 7}]
+
+
+def test_an_idle_keep_alive_connection_is_closed_after_the_idle_timeout(client: Client) -> None:
+    assert client.request("GET", "/")[0] == 200
+    sock = client.conn.sock
+    started = time.monotonic()
+    assert sock.recv(1) == b""  # the server closed it
+    assert IDLE_TIMEOUT - 0.1 <= time.monotonic() - started < IDLE_TIMEOUT + 2
+
+
+def test_connections_beyond_the_cap_get_503_with_retry_after(
+    proxy: int, proxy_server: rest_proxy.ProxyServer
+) -> None:
+    refused_before = proxy_server.refused
+    held = []
+    try:
+        for _ in range(MAX_CONNECTIONS):  # each holds a thread: a request that has started and stalls
+            sock = socket.create_connection(("127.0.0.1", proxy), timeout=10)
+            sock.sendall(b"GET / HTTP/1.1\r\n")
+            held.append(sock)
+        deadline = time.monotonic() + 5
+        while proxy_server._connections < MAX_CONNECTIONS:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        status, headers, body, elapsed = raw_exchange(proxy, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert (status, body["error_code"]) == (503, 503) and "too many connections" in body["message"]
+        assert headers["Retry-After"] == "1" and headers["Connection"] == "close" and elapsed < 1
+        assert proxy_server.refused >= refused_before + 1
+    finally:
+        for sock in held:
+            sock.close()
+    deadline = time.monotonic() + 5
+    while proxy_server._connections:  # the held ones are gone: served again
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert raw_exchange(proxy, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")[:3:2] == (200, {})
+
+
 # --- broker failures ---------------------------------------------------------------------------------------------
 
 
@@ -588,6 +888,8 @@ def _cli(*args: str, **kwargs: Any) -> subprocess.Popen[str]:
 def test_cli_help_explains_the_api() -> None:
     out, _ = _cli("--help").communicate(timeout=30)
     assert "--bootstrap-servers" in out and "POST /topics/<topic>" in out and JSON_V2 in out
+    for flag in ("--request-timeout", "--idle-timeout", "--max-connections", "--topic-wait-ms"):
+        assert flag in out
 
 
 def _wait_for_cli(process: subprocess.Popen[str], port: int) -> Client:
@@ -657,3 +959,65 @@ def test_cli_reports_a_port_in_use(proxy: int) -> None:
     _, err = process.communicate(timeout=30)
     assert process.returncode == 2
     assert f"cannot listen on 127.0.0.1:{proxy}" in err and "Traceback" not in err
+
+
+# --- why the producer is not idempotent (issue 11 item 6), against the stack's S3-backed Tansu -------------------
+
+
+def _block_next_batch(handle: Any, topic: str, offset: int) -> None:
+    """Make Tansu's next batch write of `topic` fail: its object (written with If-None-Match) already exists."""
+    s3 = handle.s3()
+    bucket = handle.config.tansu_bucket
+    listing = s3.list_objects_v2(Bucket=bucket, Prefix="clusters/").get("Contents", [])
+    marker = f"/topics/{topic}/partitions/0000000000/records/"
+    (prefix,) = {o["Key"].split(marker)[0] for o in listing if marker in o["Key"]}
+    s3.put_object(Bucket=bucket, Key=f"{prefix}{marker}{offset:020d}.batch", Body=b"not a batch")
+
+
+@pytest.mark.integration
+def test_a_failed_tansu_batch_write_fences_an_idempotent_producer_but_not_the_proxy(
+    stack_handle: tuple[Any, Any],
+) -> None:
+    """The reason the proxy keeps `acks=all` without `enable.idempotence`: Tansu 0.6.0 counts a producer's
+    sequence before it writes the batch, so after one failed batch write every later record of that idempotent
+    producer fails with PRODUCER_FENCED (the proxy would fail every request until restarted). The proxy's own
+    producer loses only the failed request and goes on."""
+    handle, info = stack_handle
+    idempotent_topic, proxy_topic = (f"fence{uuid.uuid4().hex[:8]}.{d}" for d in ("pin", "geo"))
+    ensure_topics(info.bootstrap_servers, [idempotent_topic, proxy_topic])
+
+    producer = Producer(
+        {"bootstrap.servers": info.bootstrap_servers, "enable.idempotence": True, "message.timeout.ms": 8000}
+    )
+
+    def send(value: int) -> str | None:
+        reports: list[KafkaError | None] = []
+        producer.produce(
+            idempotent_topic, json.dumps(value).encode(), on_delivery=lambda e, _m: reports.append(e)
+        )
+        producer.flush(15)
+        (error,) = reports
+        return None if error is None else error.name()
+
+    assert [send(0), send(1)] == [None, None]
+    _block_next_batch(handle, idempotent_topic, 2)
+    assert send(2) is not None  # the failed write
+    assert [send(3), send(4)] == ["PRODUCER_FENCED", "PRODUCER_FENCED"]  # and every record after it
+
+    server = make_server("127.0.0.1", 0, info.bootstrap_servers, delivery_timeout_ms=8_000)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
+    client = Client(server.server_address[1])
+    try:
+        status, body, _ = client.request("POST", f"/topics/{proxy_topic}", records([0, 1]))
+        assert status == 200 and [o["offset"] for o in body["offsets"]] == [0, 1]
+        _block_next_batch(handle, proxy_topic, 2)
+        status, body, _ = client.request("POST", f"/topics/{proxy_topic}", records([2]))
+        assert status == 500 and body["offsets"][0]["error_code"] is not None
+        for value in (3, 4):  # goes on (offset 2 is a gap, as Tansu moved its watermark first)
+            status, body, _ = client.request("POST", f"/topics/{proxy_topic}", records([value]))
+            assert status == 200 and body["offsets"][0]["offset"] == value
+    finally:
+        client.close()
+        server.shutdown()
+        server.server_close()
+        server.gateway.close(5)
