@@ -197,7 +197,7 @@ def check_content_type(header: str | None) -> str:
             charset = value.strip().strip('"').lower()
     try:
         info = codecs.lookup(charset)
-    except LookupError:
+    except (LookupError, ValueError):  # ValueError: a NUL in the name
         info = None
     if info is None or not getattr(info, "_is_text_encoding", True) or info.name in NOT_CHARSETS:
         raise ProxyError(

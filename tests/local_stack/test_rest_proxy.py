@@ -70,7 +70,8 @@ def test_content_type_rejects_others_with_415(header: str | None) -> None:
 
 
 @pytest.mark.parametrize(
-    "charset", ["klingon", "base64", "hex", "zlib", "bz2", "rot13", "idna", "punycode", "unicode_escape"]
+    "charset",
+    ["klingon", "base64", "hex", "zlib", "bz2", "rot13", "idna", "punycode", "unicode_escape", "\x00"],
 )
 def test_content_type_rejects_an_unknown_charset_and_codecs_that_are_not_charsets(charset: str) -> None:
     # base64/hex/zlib/... pass codecs.lookup but are bytes-to-bytes codecs: they used to reach decode() and 500
