@@ -83,15 +83,31 @@ def empty_cleaned(dataset):
     return clean_dataset(spark.createDataFrame([], RAW_SCHEMAS[dataset]), dataset)[0].schema
 
 
+def read_once(records):
+    """The micro-batch, persisted: the MERGE and the rejected records then read the stream once, not twice (and
+    the query's `numInputRows` counts each record once). Not persisted where caching is not offered (serverless
+    compute refuses PERSIST): each output then reads the micro-batch again."""
+    try:
+        return records.persist()
+    except Exception as error:  # NOT_SUPPORTED_WITH_SERVERLESS
+        print(f"micro-batch not persisted ({type(error).__name__}): it is read once per output")
+        return records
+
+
 def batch_writer(dataset):
     """The `foreachBatch` function of `dataset`: clean the micro-batch, MERGE new `ind`s, keep the rejected."""
     table, rejected_table = STREAM_TABLES[dataset], table_name(USER_ID, f"{dataset}_stream_rejected")
 
     def write_batch(records, batch_id):
-        cleaned, rejected = clean_dataset(decode(records, dataset), dataset)
-        merge_new_rows(cleaned, table)
-        if rejected.take(1):
-            save_table(rejected, rejected_table, mode="append")
+        records = read_once(records)
+        try:
+            cleaned, rejected = clean_dataset(decode(records, dataset), dataset)
+            merge_new_rows(cleaned, table)
+            if rejected.take(1):
+                save_table(rejected, rejected_table, mode="append")
+        finally:
+            if records.is_cached:
+                records.unpersist()
 
     return write_batch
 
@@ -112,6 +128,9 @@ def start_query(dataset):
     return writer.start()
 
 
+# `awaitAnyTermination` below returns at once if any query of this session ended before (a previous run in the
+# same notebook session): forget those, so only these queries end the wait.
+spark.streams.resetTerminated()
 QUERIES = {dataset: start_query(dataset) for dataset in DATASETS}
 
 # COMMAND ----------
