@@ -20,7 +20,8 @@ from emulation.readback import read_topic
 
 class StackUser:
     """A unique `user_id` on the running stack, with its three topics (and, on request, its three Kinesis streams,
-    one shard each); `close()` deletes what it created (best effort: a leftover test topic harms nothing)."""
+    `shards` shards each, one by default); `close()` deletes what it created (best effort: a leftover test topic
+    harms nothing)."""
 
     def __init__(
         self,
@@ -31,6 +32,7 @@ class StackUser:
         prefix: str = "emu",
         topics: bool = True,
         streams: bool = False,
+        shards: int = 1,
         api_url: str | None = None,
         **overrides: Any,
     ) -> None:
@@ -52,7 +54,7 @@ class StackUser:
         if self.streams:
             kinesis = self.kinesis()
             for name in self.streams:
-                kinesis.create_stream(StreamName=name, ShardCount=1)
+                kinesis.create_stream(StreamName=name, ShardCount=shards)
             for name in self.streams:
                 kinesis.get_waiter("stream_exists").wait(
                     StreamName=name, WaiterConfig={"Delay": 0.5, "MaxAttempts": 60}
@@ -74,20 +76,21 @@ class StackUser:
         return read_topic(self.stack.bootstrap_servers, self.config.names.topic(dataset), expected, timeout)
 
     def read_stream(self, dataset: str) -> list[tuple[str, dict]]:
-        """(partition key, decoded Data) of every record of the dataset's stream, in order."""
+        """(partition key, decoded Data) of every record of the dataset's stream, shard after shard, each shard in
+        order."""
         kinesis = self.kinesis()
         name = self.config.names.stream(dataset)
-        (shard,) = kinesis.list_shards(StreamName=name)["Shards"]
-        iterator = kinesis.get_shard_iterator(
-            StreamName=name, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
-        )["ShardIterator"]
         records: list[tuple[str, dict]] = []
-        while iterator:
-            page = kinesis.get_records(ShardIterator=iterator, Limit=1000)
-            records += [(r["PartitionKey"], json.loads(r["Data"])) for r in page["Records"]]
-            if not page["Records"] and page.get("MillisBehindLatest", 0) == 0:
-                break
-            iterator = page.get("NextShardIterator")
+        for shard in kinesis.list_shards(StreamName=name)["Shards"]:
+            iterator = kinesis.get_shard_iterator(
+                StreamName=name, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+            )["ShardIterator"]
+            while iterator:
+                page = kinesis.get_records(ShardIterator=iterator, Limit=1000)
+                records += [(r["PartitionKey"], json.loads(r["Data"])) for r in page["Records"]]
+                if not page["Records"] and page.get("MillisBehindLatest", 0) == 0:
+                    break
+                iterator = page.get("NextShardIterator")
         return records
 
     def close(self) -> None:
