@@ -179,6 +179,7 @@ def _arrow_schema(table: Any) -> Any:
 _ORIGINAL_FORMAT = DataFrameWriter.format
 _ORIGINAL_MODE = DataFrameWriter.mode
 _ORIGINAL_SAVE_AS_TABLE = DataFrameWriter.saveAsTable
+_ORIGINAL_PARTITION_BY = DataFrameWriter.partitionBy
 
 
 def _format(self: DataFrameWriter, source: str) -> DataFrameWriter:
@@ -189,6 +190,11 @@ def _format(self: DataFrameWriter, source: str) -> DataFrameWriter:
 def _mode(self: DataFrameWriter, saveMode: str | None) -> DataFrameWriter:
     self._local_mode = saveMode  # type: ignore[attr-defined]
     return _ORIGINAL_MODE(self, saveMode)
+
+
+def _partition_by(self: DataFrameWriter, *cols: Any) -> DataFrameWriter:
+    self._local_partitioned = bool(cols)  # type: ignore[attr-defined]
+    return _ORIGINAL_PARTITION_BY(self, *cols)
 
 
 def _save_as_table(
@@ -202,7 +208,7 @@ def _save_as_table(
     source = (format or getattr(self, "_local_format", None) or "delta").lower()
     if source != "delta":
         return _ORIGINAL_SAVE_AS_TABLE(self, name, format, mode, partitionBy, **options)
-    if partitionBy:
+    if partitionBy or getattr(self, "_local_partitioned", False):
         raise DeltaError("partitioned local Delta tables are not supported")
     write(self._df, name, mode or getattr(self, "_local_mode", None) or "error")
 
@@ -212,6 +218,7 @@ def install_writer_hooks() -> None:
     DataFrameWriter.format = _format  # type: ignore[method-assign]
     DataFrameWriter.mode = _mode  # type: ignore[method-assign]
     DataFrameWriter.saveAsTable = _save_as_table  # type: ignore[method-assign]
+    DataFrameWriter.partitionBy = _partition_by  # type: ignore[method-assign]
 
 
 class _Merge:
