@@ -125,7 +125,7 @@ def read_tables(result: StreamRunResult) -> tuple[dict[str, dict[int, dict]], di
     names = PipelineNames(result.namespace["USER_ID"])
     tables, counts = {}, {}
     for dataset in DATASETS:
-        rows = DeltaTable(str(result.table_paths[names.table(dataset)])).to_pyarrow_table().to_pylist()
+        rows = arrow(DeltaTable(str(result.table_paths[names.table(dataset)]))).to_pylist()
         tables[dataset] = {row["ind"]: {k: _naive_utc(v) for k, v in row.items()} for row in rows}
         counts[dataset] = len(rows)
     return tables, counts
@@ -229,7 +229,7 @@ def test_rejected_records_are_kept_aside(first_run: Run) -> None:
 
     prefix = PipelineNames(first_run.result.namespace["USER_ID"]).table_prefix
     path = first_run.result.out / "tables" / f"{prefix}_pin_stream_rejected"
-    rows = DeltaTable(str(path)).to_pyarrow_table().to_pylist()
+    rows = arrow(DeltaTable(str(path))).to_pylist()
     assert sorted(r["_corrupt_record"] or "" for r in rows) == ["", "not json"]
     assert [r["title"] for r in rows if r["_corrupt_record"] is None] == ["no index"]
 
@@ -264,7 +264,7 @@ def test_the_tables_are_plain_delta_with_the_cleaned_schema(first_run: Run) -> N
     for dataset in DATASETS:
         table = DeltaTable(str(first_run.result.table_paths[names.table(dataset)]))
         assert table.protocol().min_reader_version == 1  # any Delta reader, Databricks included
-        schema = table.to_pyarrow_table().schema
+        schema = arrow(table).schema
         assert {field.name: str(field.type) for field in schema} == SCHEMA[dataset]
         assert schema.names == list(SCHEMA[dataset])  # the column order of docs/data-contracts.md 3.6
 
@@ -302,10 +302,7 @@ def test_processing_time_trigger_writes_rows_until_the_queries_are_stopped(
             paths = {d: tmp_path / "out" / "tables" / user.config.names.table(d) for d in DATASETS}
 
             def visible() -> bool:
-                return all(
-                    DeltaTable(str(paths[d])).to_pyarrow_table().num_rows == len(expected[d])
-                    for d in DATASETS
-                )
+                return all(arrow(DeltaTable(str(paths[d]))).num_rows == len(expected[d]) for d in DATASETS)
 
             _wait(lambda: "error" in outcome or visible(), "the posted events reach the tables")
             assert "error" not in outcome, outcome.get("error")
@@ -337,3 +334,9 @@ def _wait(condition: Callable[[], bool], what: str) -> None:
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {WAIT_SECONDS} s waiting until {what}")
         time.sleep(0.2)
+
+
+def arrow(table: Any) -> Any:
+    """The current version of a `deltalake.DeltaTable` as an Arrow table, read on this thread (with pyarrow's thread
+    pool, `to_pyarrow_table()` of deltalake 1.6 can abort the process at exit)."""
+    return table.to_pyarrow_dataset().to_table(use_threads=False)
