@@ -1,9 +1,14 @@
-"""`make demo`: the whole batch path on one machine, ending with what landed.
+"""`make demo`: both paths of the pipeline on one machine, ending with what landed.
 
-Brings the local stack up (idempotent), seeds the synthetic source database, posts every event through the local
-API Gateway to the Kafka topics, waits until the S3 sink has written every accepted record to the lake, checks
-that every generated event's three records are there (after removing at-least-once duplicates), runs the batch
-notebook on local Spark over the lake and prints a summary table.
+Brings the local stack up (idempotent), seeds the synthetic source database, then:
+
+* batch: posts every event through the local API Gateway to the Kafka topics, waits until the S3 sink has written
+  every accepted record to the lake, checks that every generated event's three records are there (after removing
+  at-least-once duplicates) and runs the batch notebook on local Spark over the lake;
+* stream: puts every event through the API Gateway into the Kinesis streams, runs the stream notebook
+  (`availableNow`) into its Delta tables and checks that each table holds one row per distinct posted event.
+
+It prints a summary table for each and leaves the stack running (`make local-down` stops it).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from emulation.batch import run_batch as emulate_batch
 from emulation.config import load_config
 from emulation.names import SOURCE_TABLES, PipelineNames
 from emulation.source_db import DEFAULT_DB_URL, seed_database
+from emulation.stream import run_stream as emulate_stream
 from local_stack.lake_layout import lake_counts, read_lake_values, wait_for_lake_counts
 from local_stack.supervisor import Stack
 
@@ -34,7 +40,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--out", type=Path, default=Path("out/batch"), help="notebook outputs (default out/batch)"
     )
-    parser.add_argument("--skip-notebook", action="store_true", help="stop after the lake check")
+    parser.add_argument(
+        "--stream-out",
+        type=Path,
+        default=Path("out/stream"),
+        help="stream tables and checkpoints, kept between runs (default out/stream, as make run-stream)",
+    )
+    parser.add_argument("--skip-notebook", action="store_true", help="no batch notebook after the lake check")
+    parser.add_argument("--skip-stream", action="store_true", help="no stream path")
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
@@ -81,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     if not ok:
         print("error: some generated events are missing from the lake (see the table above)", file=sys.stderr)
-        return 1
+        return _finish(started, 1)
 
     if not args.skip_notebook:
         from local_stack.notebook_runner.batch import run_batch as run_notebook
@@ -89,10 +102,66 @@ def main(argv: list[str] | None = None) -> int:
         print("\n== batch notebook on local Spark")
         result = run_notebook(f"s3://{info.bucket}", info.user_id, args.out)
         print(result.summary())
+    print(f"\nbatch path: stack, seed, emulate, lake check in {elapsed:.0f} s")
+    if not args.skip_stream and not stream_path(info.user_id, args.stream_out):
+        return _finish(started, 1)
+    return _finish(started, 0)
+
+
+def stream_path(user_id: str, out: Path) -> bool:
+    """Emulate the stream path and run the stream notebook; True when every posted event has its row."""
+    from local_stack.notebook_runner.stream import run_stream as run_stream_notebook
+
+    names = PipelineNames(user_id)
+    print("\n== stream emulation through the API Gateway")
+    emulated_at = time.perf_counter()
+    report = emulate_stream(load_config(user_id=user_id), from_start=True)
+    emulate_seconds = time.perf_counter() - emulated_at
+    print(report.summary())
+
+    print("\n== stream notebook on local Spark (availableNow)")
+    result = run_stream_notebook(user_id, out)
+    print(result.summary())
+
+    ok = True
+    print(f"\n{'table':<28} {'posted':>8} {'events':>8} {'rows':>8} {'missing':>8} {'rejected':>8}")
+    for dataset, table in SOURCE_TABLES.items():
+        events = _distinct_indices(table)
+        rows = _delta_inds(result.table_paths[names.table(dataset)])
+        missing = len(events - rows)
+        ok &= missing == 0
+        print(
+            f"{names.table(dataset):<28} {report.tables[table].accepted:>8,} {len(events):>8,} {len(rows):>8,} "
+            f"{missing:>8,} {result.rejected_rows[dataset]:>8,}"
+        )
+        if len(rows) > len(events):
+            print(
+                f"  ({len(rows) - len(events):,} rows from earlier runs with other data: rm -r {out} to start over)"
+            )
     print(
-        f"\ndemo finished in {time.perf_counter() - started:.0f} s (stack, seed, emulate, lake check: {elapsed:.0f} s)"
+        f"stream emulation: {report.accepted:,} records in {emulate_seconds:.1f} s "
+        f"({report.accepted / emulate_seconds:,.0f} records/s); stream tables in {out / 'tables'}"
     )
-    return 0
+    if not ok:
+        print(
+            "error: some posted events have no row in the stream tables (see the table above)",
+            file=sys.stderr,
+        )
+    return ok
+
+
+def _finish(started: float, code: int) -> int:
+    print(
+        f"\ndemo finished in {time.perf_counter() - started:.0f} s; the local stack is still running "
+        "(`make local-down` stops it)"
+    )
+    return code
+
+
+def _delta_inds(path: Path) -> set[int]:
+    from local_stack.notebook_runner.delta import read_arrow
+
+    return set(read_arrow(path, ["ind"]).column("ind").to_pylist())
 
 
 def _distinct_indices(table: str) -> set[int]:

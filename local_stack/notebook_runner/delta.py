@@ -70,6 +70,17 @@ def exists(session: SparkSession, name: str) -> bool:
     return (table_path(session, name) / DELTA_LOG).is_dir()
 
 
+def read_arrow(path: str | Path, columns: list[str] | None = None) -> Any:
+    """The current version of the Delta table at `path` as an Arrow table, without Spark (checks, demo, bench).
+
+    Read on the calling thread: with pyarrow's thread pool (`DeltaTable.to_pyarrow_table()`, deltalake 1.6 and
+    pyarrow 26) the process aborts at exit ("terminate called without an active exception", status 134).
+    """
+    from deltalake import DeltaTable
+
+    return DeltaTable(str(path)).to_pyarrow_dataset().to_table(columns=columns, use_threads=False)
+
+
 # --- write, read, drop -----------------------------------------------------------------------------------
 def write(df: DataFrame, name: str, mode: str = "error") -> None:
     """`df.write.format("delta").mode(mode).saveAsTable(name)`: Parquet files by Spark, one Delta commit."""
