@@ -32,6 +32,13 @@ def _notebooks_suite() -> list[dict[str, Any]]:
     return notebooks.run()
 
 
+def _stream_suite() -> list[dict[str, Any]]:
+    from benchmarks import stream
+    from local_stack.supervisor import Stack
+
+    return stream.run(Stack().up(), say=lambda line: print(line, file=sys.stderr, flush=True))
+
+
 def _reliability_suite() -> list[dict[str, Any]]:
     from benchmarks import reliability
     from local_stack.supervisor import Stack
@@ -43,6 +50,7 @@ def _reliability_suite() -> list[dict[str, Any]]:
 SUITES: dict[str, Callable[[], list[dict[str, Any]]]] = {
     "emulator": _emulator_suite,
     "notebooks": _notebooks_suite,
+    "stream": _stream_suite,
     "reliability": _reliability_suite,
 }
 
@@ -105,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     args.out.write_text(json.dumps({"meta": meta, "results": rows}, indent=2) + "\n")
     print(f"\nwrote {args.out}")
+    if set(args.suite or SUITES) - {"notebooks"}:
+        print("the local stack is still running (`make local-down` stops it)")
     return 1 if failures else 0
 
 
