@@ -16,6 +16,7 @@ Rows: `{"suite": "stream", "case": ..., "records": N, "p50_s", "p95_s", "p99_s",
 
 from __future__ import annotations
 
+import math
 import statistics
 import tempfile
 import threading
@@ -43,7 +44,7 @@ KEY_COLUMN = {"pin": "index", "geo": "ind", "user": "ind"}
 def percentile(values: list[float], share: float) -> float:
     """The nearest-rank percentile (`share` in 0..1) of `values`."""
     ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(share * len(ordered) + 0.5)))
+    rank = max(1, min(len(ordered), math.ceil(share * len(ordered) - 1e-9)))
     return ordered[rank - 1]
 
 

@@ -32,3 +32,8 @@ def test_main_writes_json_and_reports_a_failing_suite(tmp_path, monkeypatch, cap
     assert data["results"][1]["case"] == "FAILED" and "stack is down" in data["results"][1]["error"]
     assert data["meta"]["cpus"] >= 1
     assert "ok" in capsys.readouterr().out
+
+
+def test_booleans_print_as_yes_and_no() -> None:
+    lines = bench.format_table([{"case": "a", "met": True}, {"case": "b", "met": False}]).splitlines()
+    assert lines[2].split() == ["a", "yes"] and lines[3].split() == ["b", "no"]
