@@ -59,7 +59,6 @@ import io
 import json
 import logging
 import math
-import random
 import re
 import signal
 import socket
@@ -102,6 +101,8 @@ TOPIC_CACHE_SECONDS = 10.0
 #: timeout, in API Gateway's 29 s).
 DEFAULT_TOPIC_WAIT_MS = 5_000
 TOPIC_RETRY = RetryPolicy(attempts=None, base=0.1, cap=1.0)
+#: Topic creation while the broker starts (`ensure_topics`, bounded by its timeout).
+TOPIC_CREATE_RETRY = RetryPolicy(attempts=None, base=0.2, cap=5.0)
 #: A request (line, headers, body) must arrive within this many seconds of its first byte: else 408.
 DEFAULT_REQUEST_TIMEOUT = 10.0
 #: An idle keep-alive connection is closed after this many seconds.
@@ -619,19 +620,16 @@ def ensure_topics(
     )
     deadline = time.monotonic() + timeout
     created: list[str] = []
-    delay = 0.2
-    missing = wanted
-    while True:
-        remaining = max(0.5, deadline - time.monotonic())
-        try:
-            existing = admin.list_topics(timeout=min(remaining, 10.0)).topics
-            missing = [t for t in wanted if t not in existing]
-            if not missing:
-                return created
+
+    def attempt() -> list[str]:
+        remaining = min(10.0, max(0.5, deadline - time.monotonic()))
+        existing = admin.list_topics(timeout=remaining).topics
+        missing = [t for t in wanted if t not in existing]
+        if missing:
             futures = admin.create_topics(
                 [NewTopic(t, partitions, replication_factor) for t in missing],
-                operation_timeout=min(remaining, 10.0),
-                request_timeout=min(remaining, 10.0),
+                operation_timeout=remaining,
+                request_timeout=remaining,
             )
             for topic, future in futures.items():
                 try:
@@ -641,20 +639,27 @@ def ensure_topics(
                 except KafkaException as exc:
                     if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                         raise
-        except KafkaException as exc:
-            error = exc.args[0]
-            if not error.retriable() and error.code() not in RETRIABLE_ERRORS:
-                raise RuntimeError(
-                    f"cannot create topics {missing} on {bootstrap_servers}: {error.str()}"
-                ) from None
-            if time.monotonic() + delay > deadline:
-                raise RuntimeError(
-                    f"Kafka broker {bootstrap_servers} did not create topics {wanted} within {timeout:.0f} s: "
-                    f"{error.str()}"
-                ) from None
-            log.warning("broker not ready (%s); retrying in %.1f s", error.str(), delay)
-            time.sleep(delay * random.uniform(0.5, 1.0))
-            delay = min(delay * 2, 5.0)
+        return created
+
+    def transient(error: BaseException) -> bool:
+        if not isinstance(error, KafkaException):
+            return False
+        kafka_error = error.args[0]
+        return kafka_error.retriable() or kafka_error.code() in RETRIABLE_ERRORS
+
+    def retrying(_retry: int, error: BaseException, delay: float) -> None:
+        log.warning("broker not ready (%s); retrying in %.1f s", error.args[0].str(), delay)
+
+    try:
+        return TOPIC_CREATE_RETRY.call(attempt, retry_on=transient, deadline=timeout, on_retry=retrying)
+    except KafkaException as exc:
+        error = exc.args[0]
+        if transient(exc):
+            raise RuntimeError(
+                f"Kafka broker {bootstrap_servers} did not create topics {wanted} within {timeout:.0f} s: "
+                f"{error.str()}"
+            ) from None
+        raise RuntimeError(f"cannot create topics {wanted} on {bootstrap_servers}: {error.str()}") from None
 
 
 # --- HTTP side ---------------------------------------------------------------------------------------------
