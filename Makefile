@@ -103,7 +103,7 @@ emulate-batch: local-up ## Post the source tables through the API to the Kafka t
 emulate-stream: local-up ## Put the source tables into the Kinesis streams through the API (ARGS="--rows 1000 ...")
 	$(PY) -m emulation stream $(ARGS)
 
-demo: $(VENV)/.installed $(LS_VENV)/.installed $(KINESIS_LOCAL)/.installed $(SPARK_ARCHIVE) ## One command: local-up, seed, emulate, wait for the lake, run the batch notebook, print a summary
+demo: $(VENV)/.installed $(LS_VENV)/.installed $(KINESIS_LOCAL)/.installed $(SPARK_ARCHIVE) ## One command: local-up, seed, both paths (API -> Kafka -> lake -> batch notebook; API -> Kinesis -> stream notebook -> Delta), print what landed
 	$(PY) -m local_stack.demo
 
 run-batch: $(VENV)/.installed $(SPARK_ARCHIVE) ## Run the batch notebook on local Spark: LAKE=<dir|s3://...> USER_ID=<id> OUT=<dir>
@@ -141,7 +141,7 @@ MAKE_DRY_RUN := $(findstring n,$(firstword -$(MAKEFLAGS)))
 import-notebooks: $(VENV)/.installed ## Import notebooks/ into the workspace (`make import-notebooks --dry-run`, ARGS="--folder /Shared/x")
 	+$(PY) -m databricks_deploy import-notebooks $(if $(or $(MAKE_DRY_RUN),$(DRY_RUN)),--dry-run) $(ARGS)
 
-deploy-job: $(VENV)/.installed ## Create or update the Databricks job that runs the batch notebook
+deploy-job: $(VENV)/.installed ## Create or update the Databricks jobs: the daily batch notebook and the stream notebook (hourly availableNow, or ARGS=--continuous)
 	$(PY) -m databricks_deploy deploy-job $(ARGS)
 
 clean: ## Stop the local stack and remove local state and outputs (keeps the venvs)

@@ -6,9 +6,9 @@ hundreds of times slower), posting to topics and streams of a throwaway user id 
 the demo's topics, streams and lake are untouched. Rows: `{"suite": "emulator", "case": ..., "records": N,
 "seconds": s, "records_per_s": r, "client_cpu_s": c, "load_1m": l}` (+ `vs_course` on the batched rows: how many
 times faster than course mode on the same path). The client CPU and the load show how much of the time was ours on
-a shared machine. The stream path is measured on fewer events: LocalStack renders the API's Kinesis mapping
-templates at about 100 records/s (measured 74-96 records/s with 100 records per request), which bounds it
-locally. Targets: batched >= 20,000 records/s through the local API Gateway on 2 cores (issue 2);
+a shared machine. The stream path is measured on fewer events: LocalStack's rendering of the API's Kinesis
+mapping templates bounds it locally (about 840 records/s with 100 records per request on an idle 2-core machine,
+since `local_stack/loopback/sitecustomize.py` memoises its JSONPath parser; 67 records/s before). Targets: batched >= 20,000 records/s through the local API Gateway on 2 cores (issue 2);
 generator >= 50,000 events/s.
 
 The fault run (`through_faults`, issue 11) posts through `local_stack/fault_proxy.py` (429, 500, 503, resets,

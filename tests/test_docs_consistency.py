@@ -7,7 +7,8 @@
   when it starts with a top-level folder or file of the repository and holds no placeholder; gitignored files
   such as `terraform/envs/aws/terraform.tfvars` count as existing: the documents say to create them).
 * Every name in the Makefile's `.PHONY` has a rule; every target the README's "Make targets" table lists, and
-  every `make <target>` that README.md and docs/*.md show as code, is a rule.
+  every `make <target>` that README.md and docs/*.md show as code, is a rule; the table lists every `.PHONY`
+  target but `help`.
 * Every message the README's Troubleshooting table quotes (each code span of its first column) is printed by
   the code: it matches a string of the project's Python source (f-string fields and `<placeholder>`s match
   anything, `...` elides), the Makefile or a Terraform file.
@@ -320,6 +321,11 @@ def test_every_target_the_readme_lists_or_a_document_shows_is_a_rule() -> None:
     assert listed - rules == set()
     for doc in documents():
         assert shown_make_targets(doc.read_text()) - rules == set(), doc.name
+
+
+def test_the_readme_lists_every_target_the_makefile_offers() -> None:
+    """Each `.PHONY` target but `help` (which prints this list) has its row in the README's table."""
+    assert phony(MAKEFILE.read_text()) - readme_targets(README.read_text()) == {"help"}
 
 
 def test_the_make_checks_catch_a_missing_rule() -> None:

@@ -52,7 +52,16 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--user-id", required=True, help="user id: topics <user_id>.pin|geo|user")
     batch.add_argument("--out", required=True, type=Path, help="output directory")
     batch.add_argument("--verbose", action="store_true", help="print each cell and displayed results")
-    stream = commands.add_parser("stream", help="run the stream notebook: Kinesis -> Delta tables")
+    stream = commands.add_parser(
+        "stream",
+        help="run the stream notebook: Kinesis -> Delta tables",
+        description=(
+            "Run notebooks/stream.py on local Spark against the local stack's Kinesis streams (AWS_ENDPOINT_URL, "
+            "default the stack's LocalStack). Each dataset's new events are cleaned like the batch path and merged "
+            "on ind into the Delta table <out>/tables/<prefix>_<dataset>_table, with its checkpoint under "
+            "<out>/checkpoints: a rerun reads only records it has not read yet; rm -r <out> starts over."
+        ),
+    )
     stream.add_argument("--user-id", required=True, help="user id: streams streaming-<user_id>-pin|geo|user")
     stream.add_argument("--out", required=True, type=Path, help="tables and checkpoints directory (kept)")
     stream.add_argument(
@@ -61,7 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
         default="availableNow",
         help="availableNow: drain the streams and stop (default); processingTime: run until Ctrl-C",
     )
-    stream.add_argument("--interval", default="10 seconds", help="micro-batch interval of processingTime")
+    stream.add_argument(
+        "--interval", default="10 seconds", help="micro-batch interval of processingTime (default 10 seconds)"
+    )
     stream.add_argument(
         "--initial-position",
         choices=("trim_horizon", "latest"),

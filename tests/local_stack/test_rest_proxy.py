@@ -1029,6 +1029,8 @@ def test_ensure_topics_gives_up_on_an_unreachable_broker_with_a_clear_error() ->
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     started = time.monotonic()
-    with pytest.raises(RuntimeError, match=rf"Kafka broker 127\.0\.0\.1:{port} did not create topics \['x\.pin'\]"):
+    with pytest.raises(
+        RuntimeError, match=rf"Kafka broker 127\.0\.0\.1:{port} did not create topics \['x\.pin'\]"
+    ):
         ensure_topics(f"127.0.0.1:{port}", ["x.pin"], timeout=3.0)
     assert time.monotonic() - started < 15.0
