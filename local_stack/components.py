@@ -102,6 +102,10 @@ def localstack_env(config: StackConfig, caller: dict[str, str] | None = None) ->
         "DNS_ADDRESS": "0",
         "DISABLE_EVENTS": "1",
         "SKIP_SSL_CERT_DOWNLOAD": "1",
+        # LocalStack's Kinesis engine would write its whole state to disk every 5 s, for nothing (a restarted
+        # LocalStack starts afresh) and at a cost growing with the streams: 33,000 records through the API took
+        # 83.6 s with it, 58.6 s without.
+        "KINESIS_PERSISTENCE": "0",
         "SERVICES": ",".join(cfg.LOCALSTACK_SERVICES),
         "FILESYSTEM_ROOT": str(config.localstack_root),
         "PIPELINE_BIND_HOST": config.host,

@@ -45,6 +45,7 @@ def test_localstack_runs_in_host_mode_with_the_design_environment_and_no_proxy(
         "DNS_ADDRESS": "0",
         "DISABLE_EVENTS": "1",
         "SKIP_SSL_CERT_DOWNLOAD": "1",
+        "KINESIS_PERSISTENCE": "0",
         "SERVICES": "s3,kinesis,apigateway,iam,sts,kms,logs,ec2",
         "FILESYSTEM_ROOT": str(config.state_dir / "localstack"),
         "PIPELINE_BIND_HOST": "127.0.0.1",
