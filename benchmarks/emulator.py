@@ -8,8 +8,8 @@ the demo's topics, streams and lake are untouched. Rows: `{"suite": "emulator", 
 times faster than course mode on the same path). The client CPU and the load show how much of the time was ours on
 a shared machine. The stream path is measured on fewer events: LocalStack's rendering of the API's Kinesis
 mapping templates bounds it locally (about 840 records/s with 100 records per request on an idle 2-core machine,
-since `local_stack/loopback/sitecustomize.py` memoises its JSONPath parser; 67 records/s before). Targets: batched >= 20,000 records/s through the local API Gateway on 2 cores (issue 2);
-generator >= 50,000 events/s.
+since `local_stack/loopback/sitecustomize.py` memoises its JSONPath parser; 67 records/s before). Targets:
+batched >= 20,000 records/s through the local API Gateway on 2 cores (issue 2); generator >= 50,000 events/s.
 
 The fault run (`through_faults`, issue 11) posts through `local_stack/fault_proxy.py` (429, 500, 503, resets,
 delays and resets after the API accepted the request, at `rate`) and reads the topics back: requests, faults by

@@ -30,15 +30,15 @@ import requests
 from emulation.generator import generate_tables
 from emulation.names import DATASETS, SOURCE_TABLES, PipelineNames
 from emulation.payloads import kinesis_record_body, to_json_bytes
-from emulation.source_db import seed_database
+from emulation.source_db import KEY, seed_database
 from emulation.stream import run_stream as emulate_stream
-from local_stack.notebook_runner.delta import read_arrow
+from local_stack.notebook_runner.delta import read_inds
 from local_stack.notebook_runner.stream import run_stream as run_stream_notebook
+from local_stack.processes import wait_for
 from tests.emulation.stack_io import StackUser
 
 SUITE = "stream"
 TARGET_P95_S = 5.0
-KEY_COLUMN = {"pin": "index", "geo": "ind", "user": "ind"}
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -69,7 +69,7 @@ class TableWatcher:
         while not self._stop.is_set():
             for dataset, path in self.tables.items():
                 try:
-                    inds = read_arrow(path, ["ind"]).column("ind").to_pylist()
+                    inds = read_inds(path)
                 except Exception:  # the table is not there yet (the first micro-batch creates it)
                     continue
                 now = time.perf_counter()
@@ -78,12 +78,8 @@ class TableWatcher:
             self._stop.wait(self.poll)
 
     def wait_for(self, keys: list[tuple[str, int]], timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if all(key in self.seen for key in keys):
-                return True
-            time.sleep(self.poll)
-        return False
+        """True once every key was seen, False after `timeout` seconds."""
+        return wait_for(lambda: all(key in self.seen for key in keys), timeout)
 
 
 def measure_latency(
@@ -110,13 +106,14 @@ def measure_latency(
             accepted = {}
             for dataset in DATASETS:
                 row = rows[dataset][index]
+                key = row[KEY[SOURCE_TABLES[dataset]]]
                 stream = names.stream(dataset)
-                body = to_json_bytes(kinesis_record_body(stream, row, str(row[KEY_COLUMN[dataset]])))
+                body = to_json_bytes(kinesis_record_body(stream, row, str(key)))
                 answer = session.put(
                     f"{stack_info.invoke_url}/streams/{stream}/record", data=body, timeout=30
                 )
                 answer.raise_for_status()
-                accepted[dataset] = (row[KEY_COLUMN[dataset]], time.perf_counter())
+                accepted[dataset] = (key, time.perf_counter())
             return accepted
 
         namespace: dict[str, Any] = {}

@@ -21,12 +21,10 @@ from pathlib import Path
 from emulation.batch import run_batch as emulate_batch
 from emulation.config import load_config
 from emulation.names import SOURCE_TABLES, PipelineNames
-from emulation.source_db import DEFAULT_DB_URL, seed_database
+from emulation.source_db import DEFAULT_DB_URL, KEY, seed_database
 from emulation.stream import run_stream as emulate_stream
 from local_stack.lake_layout import lake_counts, read_lake_values, wait_for_lake_counts
 from local_stack.supervisor import Stack
-
-KEY_COLUMN = {"pin": "index", "geo": "ind", "user": "ind"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,13 +56,14 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"\n== seeding {args.rows:,} events into {DEFAULT_DB_URL}")
     seeded = seed_database(DEFAULT_DB_URL, args.rows, args.seed)
+    events = {
+        table: _distinct_indices(table) for table in SOURCE_TABLES.values()
+    }  # what every path must deliver
 
     before = lake_counts(s3, info.bucket, info.user_id)  # the lake keeps earlier runs' records
 
     print("\n== batch emulation through the API Gateway")
-    emulated_at = time.perf_counter()
     report = emulate_batch(load_config(user_id=info.user_id), from_start=True)
-    emulate_seconds = time.perf_counter() - emulated_at
     print(report.summary())
 
     print("\n== waiting for the S3 sink")
@@ -78,19 +77,20 @@ def main(argv: list[str] | None = None) -> int:
     for dataset, table in SOURCE_TABLES.items():
         topic = names.topic(dataset)
         values = read_lake_values(s3, info.bucket, topic)
-        keys = {v.get(KEY_COLUMN[dataset]) for v in values}
-        events = _distinct_indices(table)
-        missing = len(events - keys)
+        keys = {v.get(KEY[table]) for v in values}
+        missing = len(events[table] - keys)
         ok &= missing == 0
-        rows.append((topic, seeded[table], report.tables[table].accepted, len(values), len(events), missing))
+        rows.append(
+            (topic, seeded[table], report.tables[table].accepted, len(values), len(events[table]), missing)
+        )
     elapsed = time.perf_counter() - started
 
     print(f"\n{'topic':<14} {'seeded':>8} {'accepted':>9} {'in lake':>8} {'events':>9} {'missing':>7}")
     for r in rows:
         print(f"{r[0]:<14} {r[1]:>8,} {r[2]:>9,} {r[3]:>8,} {r[4]:>9,} {r[5]:>7,}")
     print(
-        f"emulation: {report.accepted:,} records in {emulate_seconds:.1f} s "
-        f"({report.accepted / emulate_seconds:,.0f} records/s); lake s3://{info.bucket}/topics/"
+        f"emulation: {report.accepted:,} records in {report.elapsed:.1f} s "
+        f"({report.records_per_s:,.0f} records/s); lake s3://{info.bucket}/topics/"
     )
     if not ok:
         print("error: some generated events are missing from the lake (see the table above)", file=sys.stderr)
@@ -103,20 +103,20 @@ def main(argv: list[str] | None = None) -> int:
         result = run_notebook(f"s3://{info.bucket}", info.user_id, args.out)
         print(result.summary())
     print(f"\nbatch path: stack, seed, emulate, lake check in {elapsed:.0f} s")
-    if not args.skip_stream and not stream_path(info.user_id, args.stream_out):
+    if not args.skip_stream and not stream_path(info.user_id, args.stream_out, events):
         return _finish(started, 1)
     return _finish(started, 0)
 
 
-def stream_path(user_id: str, out: Path) -> bool:
-    """Emulate the stream path and run the stream notebook; True when every posted event has its row."""
+def stream_path(user_id: str, out: Path, events: dict[str, set[int]]) -> bool:
+    """Emulate the stream path and run the stream notebook; True when each of `events` (distinct indices by source
+    table) has its row."""
+    from local_stack.notebook_runner.delta import read_inds
     from local_stack.notebook_runner.stream import run_stream as run_stream_notebook
 
     names = PipelineNames(user_id)
     print("\n== stream emulation through the API Gateway")
-    emulated_at = time.perf_counter()
     report = emulate_stream(load_config(user_id=user_id), from_start=True)
-    emulate_seconds = time.perf_counter() - emulated_at
     print(report.summary())
 
     print("\n== stream notebook on local Spark (availableNow)")
@@ -126,21 +126,21 @@ def stream_path(user_id: str, out: Path) -> bool:
     ok = True
     print(f"\n{'table':<28} {'posted':>8} {'events':>8} {'rows':>8} {'missing':>8} {'rejected':>8}")
     for dataset, table in SOURCE_TABLES.items():
-        events = _distinct_indices(table)
-        rows = _delta_inds(result.table_paths[names.table(dataset)])
-        missing = len(events - rows)
+        expected = events[table]
+        rows = read_inds(result.table_paths[names.table(dataset)])
+        missing = len(expected - rows)
         ok &= missing == 0
         print(
-            f"{names.table(dataset):<28} {report.tables[table].accepted:>8,} {len(events):>8,} {len(rows):>8,} "
+            f"{names.table(dataset):<28} {report.tables[table].accepted:>8,} {len(expected):>8,} {len(rows):>8,} "
             f"{missing:>8,} {result.rejected_rows[dataset]:>8,}"
         )
-        if len(rows) > len(events):
+        if len(rows) > len(expected):
             print(
-                f"  ({len(rows) - len(events):,} rows from earlier runs with other data: rm -r {out} to start over)"
+                f"  ({len(rows) - len(expected):,} rows from earlier runs with other data: rm -r {out} to start over)"
             )
     print(
-        f"stream emulation: {report.accepted:,} records in {emulate_seconds:.1f} s "
-        f"({report.accepted / emulate_seconds:,.0f} records/s); stream tables in {out / 'tables'}"
+        f"stream emulation: {report.accepted:,} records in {report.elapsed:.1f} s "
+        f"({report.records_per_s:,.0f} records/s); stream tables in {out / 'tables'}"
     )
     if not ok:
         print(
@@ -158,16 +158,10 @@ def _finish(started: float, code: int) -> int:
     return code
 
 
-def _delta_inds(path: Path) -> set[int]:
-    from local_stack.notebook_runner.delta import read_arrow
-
-    return set(read_arrow(path, ["ind"]).column("ind").to_pylist())
-
-
 def _distinct_indices(table: str) -> set[int]:
     from sqlalchemy import create_engine, text
 
-    column = "index" if table == "pinterest_data" else "ind"
+    column = KEY[table]
     engine = create_engine(DEFAULT_DB_URL)
     with engine.connect() as conn:
         return {row[0] for row in conn.execute(text(f'SELECT DISTINCT "{column}" FROM {table}'))}

@@ -81,6 +81,11 @@ def read_arrow(path: str | Path, columns: list[str] | None = None) -> Any:
     return DeltaTable(str(path)).to_pyarrow_dataset().to_table(columns=columns, use_threads=False)
 
 
+def read_inds(path: str | Path) -> set[int]:
+    """The `ind`s the Delta table at `path` holds (a cleaned table's key), read with `read_arrow`."""
+    return set(read_arrow(path, ["ind"]).column("ind").to_pylist())
+
+
 # --- write, read, drop -----------------------------------------------------------------------------------
 def write(df: DataFrame, name: str, mode: str = "error") -> None:
     """`df.write.format("delta").mode(mode).saveAsTable(name)`: Parquet files by Spark, one Delta commit."""

@@ -28,6 +28,7 @@ from emulation.payloads import record_value
 from emulation.source_db import KEY, seed_database
 from emulation.stream import StreamReport
 from emulation.stream import run_stream as post_events
+from local_stack.notebook_runner.delta import read_arrow
 from local_stack.notebook_runner.stream import StreamRunResult, run_stream
 from tests.emulation.stack_io import StackUser
 from tests.notebooks.notebook_reference import clean
@@ -120,12 +121,11 @@ def out(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def read_tables(result: StreamRunResult) -> tuple[dict[str, dict[int, dict]], dict[str, int]]:
     """The stream tables through `deltalake`: rows by `ind` (timestamps as naive UTC, as the reference), and the
     number of rows of each."""
-    from deltalake import DeltaTable
 
     names = PipelineNames(result.namespace["USER_ID"])
     tables, counts = {}, {}
     for dataset in DATASETS:
-        rows = arrow(DeltaTable(str(result.table_paths[names.table(dataset)]))).to_pylist()
+        rows = read_arrow(result.table_paths[names.table(dataset)]).to_pylist()
         tables[dataset] = {row["ind"]: {k: _naive_utc(v) for k, v in row.items()} for row in rows}
         counts[dataset] = len(rows)
     return tables, counts
@@ -225,11 +225,10 @@ def test_posted_events_appear_cleaned_in_the_three_delta_tables(
 
 
 def test_rejected_records_are_kept_aside(first_run: Run) -> None:
-    from deltalake import DeltaTable
 
     prefix = PipelineNames(first_run.result.namespace["USER_ID"]).table_prefix
     path = first_run.result.out / "tables" / f"{prefix}_pin_stream_rejected"
-    rows = arrow(DeltaTable(str(path))).to_pylist()
+    rows = read_arrow(path).to_pylist()
     assert sorted(r["_corrupt_record"] or "" for r in rows) == ["", "not json"]
     assert [r["title"] for r in rows if r["_corrupt_record"] is None] == ["no index"]
 
@@ -262,9 +261,11 @@ def test_the_tables_are_plain_delta_with_the_cleaned_schema(first_run: Run) -> N
 
     names = PipelineNames(first_run.result.namespace["USER_ID"])
     for dataset in DATASETS:
-        table = DeltaTable(str(first_run.result.table_paths[names.table(dataset)]))
-        assert table.protocol().min_reader_version == 1  # any Delta reader, Databricks included
-        schema = arrow(table).schema
+        path = first_run.result.table_paths[names.table(dataset)]
+        assert (
+            DeltaTable(str(path)).protocol().min_reader_version == 1
+        )  # any Delta reader, Databricks included
+        schema = read_arrow(path).schema
         assert {field.name: str(field.type) for field in schema} == SCHEMA[dataset]
         assert schema.names == list(SCHEMA[dataset])  # the column order of docs/data-contracts.md 3.6
 
@@ -272,7 +273,6 @@ def test_the_tables_are_plain_delta_with_the_cleaned_schema(first_run: Run) -> N
 def test_processing_time_trigger_writes_rows_until_the_queries_are_stopped(
     stack: Any, source: tuple[str, dict[str, list[dict]]], spark: Any, tmp_path: Path
 ) -> None:
-    from deltalake import DeltaTable
 
     with StackUser(stack, source[0], tmp_path / "state", prefix="nbpt", topics=False, streams=True) as user:
         namespace: dict[str, Any] = {}
@@ -302,7 +302,7 @@ def test_processing_time_trigger_writes_rows_until_the_queries_are_stopped(
             paths = {d: tmp_path / "out" / "tables" / user.config.names.table(d) for d in DATASETS}
 
             def visible() -> bool:
-                return all(arrow(DeltaTable(str(paths[d]))).num_rows == len(expected[d]) for d in DATASETS)
+                return all(read_arrow(paths[d]).num_rows == len(expected[d]) for d in DATASETS)
 
             _wait(lambda: "error" in outcome or visible(), "the posted events reach the tables")
             assert "error" not in outcome, outcome.get("error")
@@ -334,9 +334,3 @@ def _wait(condition: Callable[[], bool], what: str) -> None:
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {WAIT_SECONDS} s waiting until {what}")
         time.sleep(0.2)
-
-
-def arrow(table: Any) -> Any:
-    """The current version of a `deltalake.DeltaTable` as an Arrow table, read on this thread (with pyarrow's thread
-    pool, `to_pyarrow_table()` of deltalake 1.6 can abort the process at exit)."""
-    return table.to_pyarrow_dataset().to_table(use_threads=False)
