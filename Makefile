@@ -59,7 +59,7 @@ $(CK_VENV)/.installed: requirements-checkov.txt
 	$(CK_VENV)/bin/python -m pip install -q -r requirements-checkov.txt
 	@touch $@
 
-# The JVM class archive that halves Spark's start-up (local_stack/notebook_runner/session.py); skipped without Java.
+# The JVM class archive that halves Spark's start-up (databricks_local/session.py); skipped without Java.
 SPARK_ARCHIVE := .cache/spark/.built
 $(SPARK_ARCHIVE): $(VENV)/.installed
 	@if ! command -v java >/dev/null && [ -z "$$JAVA_HOME" ]; then \

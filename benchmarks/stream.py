@@ -27,12 +27,12 @@ from typing import Any
 
 import requests
 
+from databricks_local.delta import read_inds
 from emulation.generator import generate_tables
 from emulation.names import DATASETS, SOURCE_TABLES, PipelineNames
 from emulation.payloads import kinesis_record_body, to_json_bytes
 from emulation.source_db import KEY, seed_database
 from emulation.stream import run_stream as emulate_stream
-from local_stack.notebook_runner.delta import read_inds
 from local_stack.notebook_runner.stream import run_stream as run_stream_notebook
 from local_stack.processes import wait_for
 from tests.emulation.stack_io import StackUser

@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
 def stream_path(user_id: str, out: Path, events: dict[str, set[int]]) -> bool:
     """Emulate the stream path and run the stream notebook; True when each of `events` (distinct indices by source
     table) has its row."""
-    from local_stack.notebook_runner.delta import read_inds
+    from databricks_local.delta import read_inds
     from local_stack.notebook_runner.stream import run_stream as run_stream_notebook
 
     names = PipelineNames(user_id)

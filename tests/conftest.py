@@ -1,5 +1,7 @@
 """Suite-wide fixtures: the real local stack, brought up once per test session, and the rule for missing tools.
 
+`spark` is ONE local Spark session for the whole run (the fast settings of docs/data-contracts.md 5); Spark
+needs Java, and without it the Spark tests skip and say so (and fail under `CI=true`).
 `stack` reuses a stack that is already up (say `make local-up` ran: it is left running afterwards); otherwise
 it starts one on the default ports and stops, at the end, exactly the components it started. When a prerequisite
 is absent (LocalStack's venv or its Kinesis engine, Node, terraform, the Tansu wheel) it skips naming it, and under
@@ -9,8 +11,10 @@ is absent (LocalStack's venv or its Kinesis engine, Node, terraform, the Tansu w
 from __future__ import annotations
 
 import importlib.util
+import os
 import shutil
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -71,3 +75,21 @@ def stack(stack_handle: tuple[Stack, StackInfo]) -> StackInfo:
 def unused_port() -> int:
     """A loopback TCP port nothing listens on right now."""
     return free_port()
+
+
+def _java_missing() -> str | None:
+    if shutil.which("java") or os.environ.get("JAVA_HOME"):
+        return None
+    return "no Java runtime (java on PATH or JAVA_HOME): local Spark cannot start"
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    reason = _java_missing()
+    if reason:
+        missing(reason)
+    from databricks_local.session import local_spark
+
+    session = local_spark(warehouse=tmp_path_factory.mktemp("warehouse"))
+    yield session
+    session.stop()

@@ -1,6 +1,5 @@
-"""Local stand-in for a Databricks cluster: runs the notebooks/ source files cell by cell on local Spark.
+"""This project's notebooks on the local Databricks runtime (`databricks_local`): the local entry points.
 
-`runner` executes a notebook (`%run`, `%md`, `%sql`), `adapter` provides `spark`, `dbutils` and `display`,
-`lake` makes `s3://` paths readable (boto3 sync), `session` holds the fast local Spark settings, `batch` is
-`run_batch` (the `make run-batch` entry point) and `report` renders `report.html`.
+`batch` is `run_batch` (the `make run-batch` entry point), `stream` is `run_stream` (`make run-stream`), `report`
+renders `report.html`; `python -m local_stack.notebook_runner run` runs any notebook on the runtime.
 """

@@ -11,8 +11,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from local_stack.notebook_runner.adapter import SecretError, WidgetError
-from local_stack.notebook_runner.lake import LakeError
+from databricks_local.adapter import SecretError, WidgetError
+from databricks_local.lake import LakeError
 
 DESCRIPTION = """Run Databricks source notebooks (.py) on local Spark.
 
@@ -97,11 +97,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from local_stack.notebook_runner.runner import NotebookError
+    from databricks_local.runner import NotebookError
 
     try:
         if args.command == "class-archive":
-            from local_stack.notebook_runner.session import build_class_archive
+            from databricks_local.session import build_class_archive
 
             print(f"class archive: {build_class_archive()}")
         elif args.command == "batch":
@@ -121,8 +121,8 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(result.summary())
         else:
-            from local_stack.notebook_runner.runner import run_notebook
-            from local_stack.notebook_runner.session import local_spark
+            from databricks_local.runner import run_notebook
+            from databricks_local.session import local_spark
 
             if not args.notebook.is_file():
                 raise LakeError(f"notebook {args.notebook} not found")

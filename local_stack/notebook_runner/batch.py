@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from databricks_local import delta
+from databricks_local.lake import LakeError, S3Location, S3Mirror, is_s3, s3_client
+from databricks_local.runner import run_notebook
+from databricks_local.session import local_spark
 from emulation.names import DATASETS, PipelineNames
 from local_stack.lake_layout import TOPICS_DIR
-from local_stack.notebook_runner import delta
-from local_stack.notebook_runner.lake import LakeError, S3Location, S3Mirror, is_s3, s3_client
 from local_stack.notebook_runner.report import write_report
-from local_stack.notebook_runner.runner import run_notebook
-from local_stack.notebook_runner.session import local_spark
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 #: Up to this much JSON, Spark's quick start (C1 JIT only, two shuffle partitions) is faster than the full JIT:
@@ -124,7 +124,7 @@ def run_batch(
         widgets = {"user_id": user_id, "lake_access": "direct", "bucket": bucket}
         mirror = S3Mirror(out / ".lake-cache")
         display = None if echo else (lambda *args, **kwargs: None)
-        from local_stack.notebook_runner.runner import make_namespace
+        from databricks_local.runner import make_namespace
 
         namespace = make_namespace(spark, widgets, mirror, display)
         run = run_notebook(BATCH_NOTEBOOK, spark, namespace=namespace, log=_timed_printer() if echo else None)

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from databricks_local import delta
+from databricks_local.runner import make_namespace, run_notebook
+from databricks_local.session import local_spark
 from emulation.names import DATASETS, PipelineNames
-from local_stack.notebook_runner import delta
-from local_stack.notebook_runner.runner import make_namespace, run_notebook
-from local_stack.notebook_runner.session import local_spark
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STREAM_NOTEBOOK = REPO_ROOT / "notebooks" / "stream.py"
@@ -48,7 +48,7 @@ class StreamRunResult:
 
 def check_streams(user_id: str) -> None:
     """Fail clearly unless the three streams of `user_id` exist (the notebook's own error would be a Java trace)."""
-    from local_stack.notebook_runner.lake import LakeError, aws_client
+    from databricks_local.lake import LakeError, aws_client
 
     client = aws_client("kinesis")
     names = PipelineNames(user_id)

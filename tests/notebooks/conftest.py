@@ -1,21 +1,14 @@
-"""Notebook test setup: ONE local Spark session for the whole run (the fast settings of
-docs/data-contracts.md 5), the notebook libraries loaded through the local runner, and small generated lakes.
+"""Notebook test setup: the notebook libraries loaded through the local runtime, and small generated lakes.
 
-Spark needs Java; without a `java` on PATH (or JAVA_HOME) the Spark tests skip and say so (and fail under `CI=true`:
-tests/support/requirements.py).
+The one local Spark session of the run is the `spark` fixture of tests/conftest.py.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-from tests.support.requirements import missing
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO / "notebooks"
@@ -23,28 +16,10 @@ LAKE_USER = "nbtest"
 LAKE_ROWS = 3000
 
 
-def _java_missing() -> str | None:
-    if shutil.which("java") or os.environ.get("JAVA_HOME"):
-        return None
-    return "no Java runtime (java on PATH or JAVA_HOME): local Spark cannot start"
-
-
-@pytest.fixture(scope="session")
-def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    reason = _java_missing()
-    if reason:
-        missing(reason)
-    from local_stack.notebook_runner.session import local_spark
-
-    session = local_spark(warehouse=tmp_path_factory.mktemp("warehouse"))
-    yield session
-    session.stop()
-
-
 @pytest.fixture(scope="session")
 def nb(spark: Any) -> dict[str, Any]:
     """Globals of the cleaning and query notebooks, run through the local runner (functions and constants)."""
-    from local_stack.notebook_runner.runner import run_notebook
+    from databricks_local.runner import run_notebook
 
     namespace = run_notebook(NOTEBOOKS / "lib" / "cleaning.py", spark).namespace
     run_notebook(NOTEBOOKS / "lib" / "queries.py", spark, namespace=namespace)

@@ -54,7 +54,7 @@ def test_lake_root_modes(nb: dict) -> None:
 
 @pytest.mark.parametrize("path", sorted((NOTEBOOKS / "lib").glob("*.py")), ids=lambda p: p.name)
 def test_library_notebooks_run_on_their_own(spark: Any, path: Path) -> None:
-    from local_stack.notebook_runner.runner import run_notebook
+    from databricks_local.runner import run_notebook
 
     run = run_notebook(path, spark)
     assert len(run.cells) >= 2
@@ -64,8 +64,8 @@ def test_batch_notebook_in_mount_mode_with_keys_from_a_secret_scope(
     spark: Any, generated_lake: Path, batch_run: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """batch.py as Databricks runs it: widgets, a /mnt mount whose keys come from the secret scope, tables."""
-    from local_stack.notebook_runner.lake import S3Mirror
-    from local_stack.notebook_runner.runner import make_namespace, run_notebook
+    from databricks_local.lake import S3Mirror
+    from databricks_local.runner import make_namespace, run_notebook
 
     s3 = tmp_path / "s3"
     for source in generated_lake.rglob(
@@ -129,8 +129,8 @@ def test_run_batch_reads_an_s3_lake_on_localstack(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     url = stack.localstack_url
+    from databricks_local.lake import s3_client
     from local_stack.notebook_runner.batch import lake_bytes, run_batch
-    from local_stack.notebook_runner.lake import s3_client
 
     monkeypatch.setenv("AWS_ENDPOINT_URL", url)
     client = s3_client()
@@ -147,8 +147,8 @@ def test_run_batch_reads_an_s3_lake_on_localstack(
 
 def test_mount_keys_may_come_from_the_courses_credentials_table(spark: Any, tmp_path: Path) -> None:
     """The course keeps its AWS keys in a Delta table `authentication_credentials`; mount mode accepts it."""
-    from local_stack.notebook_runner.lake import S3Mirror
-    from local_stack.notebook_runner.runner import make_namespace, run_notebook
+    from databricks_local.lake import S3Mirror
+    from databricks_local.runner import make_namespace, run_notebook
 
     (tmp_path / "s3" / "course-bucket").mkdir(parents=True)
     namespace = make_namespace(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from local_stack.notebook_runner.source import (
+from databricks_local.source import (
     HEADER,
     SEPARATOR,
     NotebookFormatError,

@@ -183,7 +183,7 @@ def json_field(rows: list[str], name: str) -> list[Any]:
 @pytest.fixture(scope="module")
 def stream_nb(spark: Any, nb: dict[str, Any]) -> dict[str, Any]:
     """The cleaning namespace plus lib/kinesis_access (the stream notebook's `decode`)."""
-    from local_stack.notebook_runner.runner import run_notebook
+    from databricks_local.runner import run_notebook
 
     return run_notebook(NOTEBOOKS / "lib" / "kinesis_access.py", spark, namespace=dict(nb)).namespace
 

@@ -22,13 +22,13 @@ from typing import Any
 
 import pytest
 
+from databricks_local.delta import read_arrow
 from emulation.generator import generate_tables
 from emulation.names import DATASETS, SOURCE_TABLES, PipelineNames
 from emulation.payloads import record_value
 from emulation.source_db import KEY, seed_database
 from emulation.stream import StreamReport
 from emulation.stream import run_stream as post_events
-from local_stack.notebook_runner.delta import read_arrow
 from local_stack.notebook_runner.stream import StreamRunResult, run_stream
 from tests.emulation.stack_io import StackUser
 from tests.notebooks.notebook_reference import clean
@@ -318,7 +318,7 @@ def test_processing_time_trigger_writes_rows_until_the_queries_are_stopped(
 
 
 def test_missing_streams_are_a_clear_error(tmp_path: Path) -> None:
-    from local_stack.notebook_runner.lake import LakeError
+    from databricks_local.lake import LakeError
 
     with pytest.raises(
         LakeError, match=r"Kinesis stream streaming-nostream\w+-pin does not exist at .*USER_ID"

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from local_stack.notebook_runner import session
+from databricks_local import session
 
 
 @pytest.fixture

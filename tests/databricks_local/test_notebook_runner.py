@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from local_stack.notebook_runner.adapter import LocalDbutils, SecretError, WidgetError, secret_env_name
-from local_stack.notebook_runner.lake import S3Mirror, glob_free_prefix
+from databricks_local.adapter import LocalDbutils, SecretError, WidgetError, secret_env_name
+from databricks_local.lake import S3Mirror, glob_free_prefix
 
 REPO = Path(__file__).resolve().parents[2]
 HEADER = "# Databricks notebook source\n"
@@ -71,7 +71,7 @@ def test_glob_free_prefix() -> None:
 def test_cells_run_in_order_with_run_sql_md_and_shared_globals(
     spark: Any, tmp_path: Path, capsys: Any
 ) -> None:
-    from local_stack.notebook_runner.runner import run_notebook
+    from databricks_local.runner import run_notebook
 
     notebook(
         tmp_path / "lib" / "helpers.py", "# MAGIC %md\n# MAGIC helpers", "def double(x):\n    return 2 * x"
@@ -103,7 +103,7 @@ def test_cells_run_in_order_with_run_sql_md_and_shared_globals(
 
 @pytest.mark.spark
 def test_notebook_exit_ends_the_run_with_its_value(spark: Any, tmp_path: Path) -> None:
-    from local_stack.notebook_runner.runner import run_notebook
+    from databricks_local.runner import run_notebook
 
     child = notebook(tmp_path / "lib" / "child.py", "x = 1")
     path = notebook(
@@ -117,7 +117,7 @@ def test_notebook_exit_ends_the_run_with_its_value(spark: Any, tmp_path: Path) -
 
 @pytest.mark.spark
 def test_a_failing_cell_names_the_notebook_cell_and_line(spark: Any, tmp_path: Path) -> None:
-    from local_stack.notebook_runner.runner import NotebookError, run_notebook
+    from databricks_local.runner import NotebookError, run_notebook
 
     path = notebook(tmp_path / "bad.py", "x = 1", "y = 2\nraise ValueError('boom')")
     with pytest.raises(
@@ -137,7 +137,7 @@ def test_a_failing_cell_names_the_notebook_cell_and_line(spark: Any, tmp_path: P
 
 @pytest.mark.spark
 def test_spark_reads_go_through_mounts(spark: Any, tmp_path: Path) -> None:
-    from local_stack.notebook_runner.runner import make_namespace, run_notebook
+    from databricks_local.runner import make_namespace, run_notebook
 
     data = tmp_path / "s3" / "bkt" / "dir"
     data.mkdir(parents=True)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 #: Driver heap. The whole local "cluster" (driver = executor in local mode) stays under 2 GB.
 DRIVER_MEMORY = os.environ.get("NOTEBOOK_RUNNER_DRIVER_MEMORY", "1g")
 #: Quick start for short runs (tests): C1 JIT only and the serial GC (docs/data-contracts.md 5).
@@ -131,7 +131,7 @@ from pathlib import Path
 from emulation.generator import generate_tables
 from local_stack.lake_layout import write_local_lake
 from local_stack.notebook_runner.batch import run_batch
-from local_stack.notebook_runner.session import local_spark
+from databricks_local.session import local_spark
 
 work = Path(tempfile.mkdtemp(prefix="spark-archive-"))
 write_local_lake(work / "lake", "warmup", generate_tables(rows=500, seed=7))

@@ -130,7 +130,7 @@ class KinesisStreamReader(SimpleDataSourceStreamReader):
     @property
     def client(self) -> Any:
         if self._client is None:
-            from local_stack.notebook_runner.lake import aws_client
+            from databricks_local.lake import aws_client
 
             self._client = aws_client(
                 "kinesis",

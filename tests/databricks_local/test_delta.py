@@ -1,4 +1,4 @@
-"""`local_stack/notebook_runner/delta.py` on local Spark: real Delta tables written through Spark and `deltalake`.
+"""`databricks_local/delta.py` on local Spark: real Delta tables written through Spark and `deltalake`.
 
 Write modes, reading back, the Delta schema (timestamps as UTC microseconds), `exists`/`drop`, the insert-only MERGE,
 the `saveAsTable` hook and the `delta.tables` shim the notebooks import. Each test has a database of its own whose
@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from local_stack.notebook_runner import delta
-from local_stack.notebook_runner.delta import DeltaError
+from databricks_local import delta
+from databricks_local.delta import DeltaError
 
 pytestmark = pytest.mark.spark
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from local_stack.notebook_runner.kinesis_source import KinesisSourceError, KinesisStreamReader
-from local_stack.notebook_runner.lake import aws_client
+from databricks_local.kinesis_source import KinesisSourceError, KinesisStreamReader
+from databricks_local.lake import aws_client
 
 pytestmark = pytest.mark.integration
 

@@ -28,8 +28,8 @@ from typing import Any
 
 from pyspark.sql import DataFrame, DataFrameReader, SparkSession
 
-from local_stack.notebook_runner import delta
-from local_stack.notebook_runner.lake import LakeError, S3Mirror, is_s3
+from databricks_local import delta
+from databricks_local.lake import LakeError, S3Mirror, is_s3
 
 FileInfo = namedtuple("FileInfo", "path name size modificationTime")
 MountInfo = namedtuple("MountInfo", "mountPoint source encryptionType")
@@ -335,7 +335,7 @@ class SparkProxy:
 
 def install_local_sources(session: SparkSession) -> None:
     """What Databricks has and local Spark lacks: Delta tables and the Kinesis streaming source."""
-    from local_stack.notebook_runner.kinesis_source import KinesisDataSource
+    from databricks_local.kinesis_source import KinesisDataSource
 
     delta.install_writer_hooks()
     delta.install_delta_module()

@@ -16,15 +16,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from local_stack.notebook_runner.adapter import (
+from databricks_local.adapter import (
     LocalDbutils,
     NotebookExit,
     SparkProxy,
     install_local_sources,
     make_display,
 )
-from local_stack.notebook_runner.lake import S3Mirror
-from local_stack.notebook_runner.source import Cell, NotebookFormatError, read_notebook
+from databricks_local.lake import S3Mirror
+from databricks_local.source import Cell, NotebookFormatError, read_notebook
 
 UNSUPPORTED_MAGICS = {"sh", "fs", "pip", "scala", "r", "conda"}
 MAX_RUN_DEPTH = 20

@@ -1,0 +1,11 @@
+"""Local Databricks runtime: what a Databricks cluster gives a notebook, on local Spark.
+
+The one seam between Databricks notebooks and this machine: it provides `spark`, `dbutils`, `display`,
+`displayHTML`, `sc`, `sqlContext`, DBFS and Delta, so that a notebook exported from a workspace runs unchanged.
+Nothing else in the repository knows that it runs locally.
+
+`runner` executes notebooks cell by cell (`%run`, `%md`, `%sql`), `adapter` provides `spark`, `dbutils` and
+`display`, `delta` the Delta tables (through the `deltalake` package), `kinesis_source` the `kinesis` streaming
+source, `lake` makes `s3://` paths readable (boto3 sync), `session` holds the fast local Spark settings and
+`source` parses the notebook formats.
+"""
