@@ -590,7 +590,7 @@ def test_nothing_is_produced_by_rejected_requests(client: Client, topic: str, br
 def test_body_over_the_limit_is_413_and_closes_the_connection(
     client: Client, topic: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(rest_proxy, "MAX_BODY_BYTES", 1024)
+    monkeypatch.setattr(rest_proxy.contract, "MAX_BODY_BYTES", 1024)
     status, body, response = client.request("POST", f"/topics/{topic}", records(["x" * 2000]))
     assert status == 413 and body["error_code"] == 413 and "fewer records" in body["message"]
     assert response.getheader("Connection") == "close"
@@ -793,7 +793,7 @@ def test_connections_beyond_the_cap_get_503_with_retry_after(
             sock.sendall(b"GET / HTTP/1.1\r\n")
             held.append(sock)
         deadline = time.monotonic() + 5
-        while proxy_server._connections < MAX_CONNECTIONS:
+        while proxy_server.open_connections < MAX_CONNECTIONS:
             assert time.monotonic() < deadline
             time.sleep(0.01)
         status, headers, body, elapsed = raw_exchange(proxy, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -804,7 +804,7 @@ def test_connections_beyond_the_cap_get_503_with_retry_after(
         for sock in held:
             sock.close()
     deadline = time.monotonic() + 5
-    while proxy_server._connections:  # the held ones are gone: served again
+    while proxy_server.open_connections:  # the held ones are gone: served again
         assert time.monotonic() < deadline
         time.sleep(0.01)
     assert raw_exchange(proxy, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")[:3:2] == (200, {})
