@@ -31,7 +31,6 @@ from typing import Any
 import orjson
 from confluent_kafka import (
     OFFSET_BEGINNING,
-    OFFSET_END,
     Consumer,
     KafkaError,
     KafkaException,
@@ -152,6 +151,7 @@ class ConsumerInstance:
     group: str
     config: InstanceConfig
     consumer: Consumer
+    bootstrap_servers: str
     last_used: float = field(default_factory=time.monotonic)
     lock: threading.Lock = field(default_factory=threading.Lock)
     mode: str | None = None  # "topics", "pattern" or "assigned"
@@ -242,12 +242,13 @@ class ConsumerInstance:
             )
 
     def _end(self, topic: str, partition: int) -> int:
-        """The partition's end as the broker reports it (its high watermark)."""
+        """The partition's end: the high watermark the broker reports, then read forward from there, because
+        Tansu reports too low a watermark after a multi-record batch (docs/data-contracts.md 5)."""
         try:
             _, high = self.consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=5)
-        except KafkaException:
-            return OFFSET_END
-        return high
+        except KafkaException as exc:
+            raise kafka_failure(exc.args[0], "end offset") from None
+        return scan_end(self.bootstrap_servers, topic, partition, max(high, 0))
 
     def _seek_to(self, topic: str, partition: int, offset: int) -> None:
         self.buffered = deque(m for m in self.buffered if (m.topic(), m.partition()) != (topic, partition))
@@ -358,6 +359,7 @@ class ConsumerInstance:
         return [
             {"topic": tp.topic, "partition": tp.partition, "offset": tp.offset, "metadata": tp.metadata or ""}
             for tp in result
+            if tp.offset >= 0  # none committed yet: left out, as Confluent's proxy does
         ]
 
     def close(self) -> None:
@@ -374,6 +376,32 @@ class ConsumerInstance:
             return action()
         except KafkaException as exc:
             raise kafka_failure(exc.args[0], "consumer call") from None
+
+
+def scan_end(bootstrap_servers: str, topic: str, partition: int, start: int, quiet: float = 0.3) -> int:
+    """The offset after the last record of a partition, read forward from `start` (a reported watermark) with
+    a short-lived consumer outside any group, until the broker has nothing more for `quiet` seconds."""
+    probe = Consumer(
+        {
+            "bootstrap.servers": bootstrap_servers,
+            "group.id": "rest-proxy-end-probe",
+            "enable.auto.commit": False,
+            "fetch.wait.max.ms": 50,
+            "logger": librdkafka_logger(),
+        }
+    )
+    end = start
+    deadline = time.monotonic() + 10
+    try:
+        probe.assign([TopicPartition(topic, partition, start)])
+        while time.monotonic() < deadline:
+            messages = probe.consume(CONSUME_BATCH, timeout=quiet)
+            if not messages:
+                break
+            end = max([end, *(m.offset() + 1 for m in messages if m.error() is None)])
+    finally:
+        probe.close()
+    return end
 
 
 class ConsumerManager:
@@ -414,7 +442,7 @@ class ConsumerManager:
                     "logger": librdkafka_logger(),
                 }
             )
-            instance = ConsumerInstance(group, config, consumer)
+            instance = ConsumerInstance(group, config, consumer, self.bootstrap_servers)
             self._instances[(group, config.name)] = instance
         log.info("created consumer %s in group %s (%s)", config.name, group, config.format)
         return instance

@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 import orjson
 from aiohttp import http_exceptions, web
@@ -700,13 +700,17 @@ def _partition_number(text: str) -> int:
 
 
 def _base_uri(request: web.BaseRequest, group: str, name: str) -> str:
-    """The instance's URL as the client reached the proxy: through the API Gateway, the gateway's URL (its
-    integration sends `X-Forwarded-Host`, `X-Forwarded-Proto` and `X-Forwarded-Prefix`), else this server's."""
+    """The instance's URL as the client reached it. Through the API Gateway that is the gateway's URL: its
+    integration sends `X-Forwarded-Host`, `-Proto` and `-Prefix` (with `{api_id}` and `{stage}` to fill in from
+    `X-Forwarded-Api-Id` and `-Stage`); directly, this server's own URL."""
     headers = request.headers
     host = headers.get("X-Forwarded-Host") or request.host
     scheme = headers.get("X-Forwarded-Proto") or request.scheme
     prefix = (headers.get("X-Forwarded-Prefix") or "").rstrip("/")
-    return f"{scheme}://{host}{prefix}/consumers/{group}/instances/{name}"
+    prefix = prefix.replace("{api_id}", headers.get("X-Forwarded-Api-Id", "")).replace(
+        "{stage}", headers.get("X-Forwarded-Stage", "")
+    )
+    return f"{scheme}://{host}{prefix}/consumers/{quote(group, safe='')}/instances/{quote(name, safe='')}"
 
 
 def _allow(method: str, *allowed: str) -> None:

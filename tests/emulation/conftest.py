@@ -154,7 +154,9 @@ class FakeApi:
                         )
                 answer = {"offsets": offsets, "key_schema_id": None, "value_schema_id": None}
                 codes = [o["error_code"] for o in offsets]
-                if offsets and all(codes):  # every record failed: 500, offsets included (local_stack/rest_proxy/http_api.py)
+                if offsets and all(
+                    codes
+                ):  # every record failed: 500, offsets included (local_stack/rest_proxy/http_api.py)
                     code = 50003 if 50003 in codes else 50002
                     return self._send(h, 500, {"error_code": code, "message": "Kafka error: boom", **answer})
                 return self._send(h, 200, answer)
