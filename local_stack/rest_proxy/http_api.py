@@ -191,6 +191,11 @@ class _Connection(RequestHandler):
             request.content.feed_eof()
         return self.request_started
 
+    def no_lingering(self) -> None:
+        """Close right after the answer, without reading on (aiohttp lingers 2 s for the rest of a body): for a
+        client too slow to send its request within the request timeout."""
+        self._lingering_time = 0.0
+
     def _cancel_header_timer(self) -> None:
         if self._header_timer is not None:
             self._header_timer.cancel()
@@ -205,8 +210,7 @@ class _Connection(RequestHandler):
         )
         log.info("%s: %s", self._peer(), message)
         self.transport.write(_raw_answer(408, message))
-        self.force_close()
-        self.transport.close()
+        self.force_close()  # closes the transport once the answer is written
 
     def _peer(self) -> str:
         peer = self.transport.get_extra_info("peername") if self.transport else None
@@ -374,6 +378,8 @@ class ProxyServer:
             response, records = await self._route(request, first_byte)
         except ProxyError as exc:
             response = _json(exc.status, exc.body(), exc.headers)
+            if exc.status == HTTPStatus.REQUEST_TIMEOUT and isinstance(connection, _Connection):
+                connection.no_lingering()
             if exc.status in (
                 HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
                 HTTPStatus.REQUEST_TIMEOUT,
