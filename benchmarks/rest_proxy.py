@@ -1,0 +1,238 @@
+"""REST Proxy benchmarks (issue 18): produce through the local API Gateway and straight to the proxy, with 2,000
+records per request, and consume through the proxy's consumer API (a poll loop of `GET .../records` over
+100,000 records) beside the raw `confluent-kafka` consumer's rate on the same topic, all in the same run.
+
+When the repository's history has it, the proxy as it was before it moved onto aiohttp (the `http.server`
+module of commit `BEFORE_AIOHTTP`) runs too, on a free port against the same broker, for a produce rate of
+"before" measured in the same run (straight to the proxy: the stack's API Gateway forwards to the stack's
+proxy only). Rows: `{"suite": "rest_proxy", "case", "records", "seconds", "records_per_s", "load_1m"}`.
+Topics are throwaway ones (`benchrp<hex>.pin`, outside the user's prefix, so the S3 sink leaves them alone).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import orjson
+import requests
+from confluent_kafka import Consumer, TopicPartition
+
+from local_stack.processes import wait_for
+from local_stack.rest_proxy import JSON_V2, ensure_topics
+from tests.support.net import free_port
+
+SUITE = "rest_proxy"
+REPO = Path(__file__).resolve().parents[1]
+#: The last commit whose proxy was the hand-made `http.server` one (local_stack/rest_proxy.py, 1,237 lines).
+BEFORE_AIOHTTP = "234d9e0"
+V2 = "application/vnd.kafka.v2+json"
+
+
+def _row(case: str, records: int, seconds: float, **extra: Any) -> dict[str, Any]:
+    return {
+        "suite": SUITE,
+        "case": case,
+        "records": records,
+        "seconds": round(seconds, 3),
+        "records_per_s": round(records / seconds, 1) if seconds > 0 else 0.0,
+        "load_1m": round(os.getloadavg()[0], 1),
+        **extra,
+    }
+
+
+def _bodies(records: int, per_request: int) -> list[bytes]:
+    """Produce bodies of pin-like records (about 300 bytes each), `per_request` records per body."""
+    value = {
+        "index": 0,
+        "title": "x" * 60,
+        "description": "y" * 150,
+        "category": "travel",
+        "follower_count": "2k",
+    }
+    return [
+        orjson.dumps({"records": [{"value": {**value, "index": start + i}} for i in range(per_request)]})
+        for start in range(0, records, per_request)
+    ]
+
+
+def produce(url: str, topic: str, bodies: list[bytes], api_key: str | None, workers: int) -> float:
+    """Post every body to `url/topics/topic` with `workers` in flight; seconds taken (every record must succeed)."""
+    headers = {"Content-Type": JSON_V2, **({"x-api-key": api_key} if api_key else {})}
+    local = threading.local()
+
+    def post(body: bytes) -> None:
+        session = getattr(local, "session", None) or requests.Session()
+        local.session = session
+        response = session.post(f"{url}/topics/{topic}", data=body, headers=headers, timeout=60)
+        response.raise_for_status()
+        if any(o["error_code"] is not None for o in response.json()["offsets"]):
+            raise RuntimeError(f"records failed: {response.text[:200]}")
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(post, bodies))
+    return time.perf_counter() - started
+
+
+def consume_through_proxy(url: str, topic: str, records: int) -> float:
+    """A course-style poll loop: one json instance, subscribe, `GET records` until `records` came; seconds
+    from the first records call (the group's forming included) to the last record."""
+    session = requests.Session()
+    group = f"bench{uuid.uuid4().hex[:6]}"
+    created = session.post(
+        f"{url}/consumers/{group}",
+        json={"name": "reader", "format": "json", "auto.offset.reset": "earliest"},
+        headers={"Content-Type": V2},
+        timeout=30,
+    )
+    created.raise_for_status()
+    base = created.json()["base_uri"]
+    session.post(f"{base}/subscription", json={"topics": [topic]}, headers={"Content-Type": V2}, timeout=30)
+    got = 0
+    started = time.perf_counter()
+    deadline = time.monotonic() + 300
+    try:
+        while got < records and time.monotonic() < deadline:
+            response = session.get(
+                f"{base}/records?timeout=1000&max_bytes=4000000",
+                headers={"Accept": JSON_V2},
+                timeout=60,
+            )
+            response.raise_for_status()
+            got += len(response.json())
+        return time.perf_counter() - started
+    finally:
+        session.delete(base, timeout=30)
+        if got < records:
+            raise RuntimeError(f"the proxy returned {got} of {records} records")
+
+
+def consume_raw(bootstrap: str, topic: str, records: int) -> float:
+    """The raw `confluent-kafka` consumer on the same topic (assigned, no group join): seconds to read all."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"bench-raw-{uuid.uuid4().hex[:6]}",
+            "enable.auto.commit": False,
+        }
+    )
+    consumer.assign([TopicPartition(topic, 0, 0)])
+    got = 0
+    started = time.perf_counter()
+    deadline = time.monotonic() + 300
+    try:
+        while got < records and time.monotonic() < deadline:
+            for message in consumer.consume(1000, timeout=1.0):
+                if message.error() is None:
+                    orjson.loads(message.value())  # decoded, as the proxy's json format does
+                    got += 1
+        return time.perf_counter() - started
+    finally:
+        consumer.close()
+
+
+@contextmanager
+def proxy_before(bootstrap: str) -> Iterator[str | None]:
+    """The `http.server` proxy of commit BEFORE_AIOHTTP on a free port (None when git has no such commit)."""
+    source = subprocess.run(
+        ["git", "show", f"{BEFORE_AIOHTTP}:local_stack/rest_proxy.py"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if source.returncode != 0:
+        yield None
+        return
+    with tempfile.TemporaryDirectory(prefix="bench-proxy-before-") as tmp:
+        script = Path(tmp) / "rest_proxy_before.py"
+        script.write_text(source.stdout)
+        port = free_port()
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                str(script),
+                "--port",
+                str(port),
+                "--bootstrap-servers",
+                bootstrap,
+                "--log-level",
+                "WARNING",
+            ],
+            cwd=REPO,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            if not wait_for(lambda: _answers(url), timeout=20):
+                yield None
+                return
+            yield url
+        finally:
+            process.terminate()
+            process.wait(timeout=20)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return requests.get(f"{url}/", timeout=1).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def run(
+    stack_info: Any,
+    produce_records: int = 100_000,
+    consume_records: int = 100_000,
+    per_request: int = 2_000,
+    workers: int = 3,
+    say: Callable[[str], None] = lambda _line: None,
+) -> list[dict[str, Any]]:
+    """Measure; `stack_info` has `invoke_url`, `api_key`, `rest_proxy_url` and `bootstrap_servers`."""
+    bootstrap = stack_info.bootstrap_servers
+    bodies = _bodies(produce_records, per_request)
+    rows = []
+    shape = f"{per_request}/request, {workers} workers"
+    topics = [f"benchrp{uuid.uuid4().hex[:8]}.pin" for _ in range(4)]
+    ensure_topics(bootstrap, topics)
+    say(f"rest_proxy: produce {produce_records} records through the API Gateway")
+    seconds = produce(stack_info.invoke_url, topics[0], bodies, stack_info.api_key, workers)
+    rows.append(_row(f"produce through the API Gateway ({shape})", produce_records, seconds))
+    say("rest_proxy: produce straight to the proxy")
+    seconds = produce(stack_info.rest_proxy_url, topics[1], bodies, None, workers)
+    rows.append(_row(f"produce straight to the proxy ({shape})", produce_records, seconds))
+    with proxy_before(bootstrap) as before:
+        if before is not None:
+            say(f"rest_proxy: produce straight to the proxy of {BEFORE_AIOHTTP} (http.server)")
+            seconds = produce(before, topics[2], bodies, None, workers)
+            rows.append(
+                _row(
+                    f"produce straight to the http.server proxy of {BEFORE_AIOHTTP} ({shape})",
+                    produce_records,
+                    seconds,
+                )
+            )
+
+    consume_bodies = _bodies(consume_records, per_request)
+    produce(stack_info.rest_proxy_url, topics[3], consume_bodies, None, workers)
+    say(f"rest_proxy: consume {consume_records} records through the proxy's consumer API")
+    seconds = consume_through_proxy(stack_info.rest_proxy_url, topics[3], consume_records)
+    proxy_rate = consume_records / seconds
+    rows.append(_row("consume: poll loop of GET records through the proxy (json)", consume_records, seconds))
+    seconds = consume_raw(bootstrap, topics[3], consume_records)
+    rows.append(_row("consume: raw confluent-kafka consumer, same topic", consume_records, seconds))
+    rows[-2]["vs_raw"] = round(proxy_rate / (consume_records / seconds), 2)
+    return rows
