@@ -10,7 +10,7 @@ framing errors, so a thin subclass of its connection protocol (`_Connection`) ad
 - errors aiohttp's parser answers itself (a malformed request line or Content-Length) get Confluent's JSON body;
 - a client that half-closes after its request still gets the answer.
 Idle keep-alive connections close after `idle_timeout` s (aiohttp's keep-alive timeout). Blocking Kafka calls
-run on a thread pool, off the event loop.
+run on thread pools off the event loop, one for produce and metadata, one for the consumer instances.
 """
 
 from __future__ import annotations
@@ -302,6 +302,8 @@ class ProxyServer:
         self.refused = 0  # connections answered 503 (for tests and logs)
         self.closing = False  # set at shutdown: answer the request in progress, then close the connection
         self._executor = ThreadPoolExecutor(worker_threads, thread_name_prefix="kafka-call")
+        # consumer calls (a records read waits up to its timeout) get threads of their own: produce never waits
+        self._consumer_executor = ThreadPoolExecutor(worker_threads, thread_name_prefix="consumer-call")
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._running = threading.Event()
@@ -356,15 +358,20 @@ class ProxyServer:
         self.socket.close()
         self.consumers.close()
         self._executor.shutdown(wait=False, cancel_futures=True)
+        self._consumer_executor.shutdown(wait=False, cancel_futures=True)
 
     async def _expire_idle_consumers(self) -> None:
         while True:
             await asyncio.sleep(EXPIRY_INTERVAL)
-            await self._call(self.consumers.expire)
+            await self._consumer_call(self.consumers.expire)
 
     async def _call(self, function: Callable[..., Any], *args: Any) -> Any:
         assert self._loop is not None
         return await self._loop.run_in_executor(self._executor, function, *args)
+
+    async def _consumer_call(self, function: Callable[..., Any], *args: Any) -> Any:
+        assert self._loop is not None
+        return await self._loop.run_in_executor(self._consumer_executor, function, *args)
 
     # dispatch ---------------------------------------------------------------------------------------------
     async def _dispatch(self, request: web.BaseRequest) -> web.StreamResponse:
@@ -524,7 +531,7 @@ class ProxyServer:
             _allow(method, "POST")
             document = await self._document(request, first_byte, required=False)
             config = InstanceConfig.from_body(document)
-            await self._call(self.consumers.create, group, config)
+            await self._consumer_call(self.consumers.create, group, config)
             return _json(
                 200, {"instance_id": config.name, "base_uri": _base_uri(request, group, config.name)}
             )
@@ -533,7 +540,7 @@ class ProxyServer:
         name, tail = parts[3], "/".join(parts[4:])
         if tail == "":
             _allow(method, "DELETE")
-            await self._call(self.consumers.delete, group, name)
+            await self._consumer_call(self.consumers.delete, group, name)
             return web.Response(status=204)
         instance = self.consumers.get(group, name) if tail in _INSTANCE_ROUTES else None
         if instance is None:
@@ -547,7 +554,7 @@ class ProxyServer:
             if method == "POST" or (method == "GET" and tail in ("offsets", "committed/offsets"))
             else {}
         )
-        result = await self._call(_instance_action, instance, tail, method, document)
+        result = await self._consumer_call(_instance_action, instance, tail, method, document)
         if result is None:
             return web.Response(status=204)
         return _json(200, result)
@@ -579,7 +586,7 @@ class ProxyServer:
             )
         timeout = _query_int(request, "timeout")
         max_bytes = _query_int(request, "max_bytes")
-        records = await self._call(_locked_read, instance, timeout, max_bytes)
+        records = await self._consumer_call(_locked_read, instance, timeout, max_bytes)
         content_type = JSON_V2 if wanted == "json" else BINARY_V2
         return _json(200, records, content_type=content_type)
 
