@@ -1,16 +1,8 @@
-"""The HTTP side of the REST Proxy: Confluent's v2 API (produce, metadata and consumer endpoints) served by
-aiohttp's low-level server, which does the HTTP framing, chunked bodies and keep-alive.
-
-aiohttp itself has no deadline for a request whose line or headers never finish, no connection cap and plain-text
-framing errors, so a thin subclass of its connection protocol (`_Connection`) adds, and nothing else:
-- a request must arrive whole (line and headers, then its body) within `request_timeout` s of its first byte,
-  else 408 and close, so slow clients (slowloris) are dropped within the request timeout;
-- at most `max_connections` are open at once; one more is answered 503 with `Retry-After` and closed. Held
-  connections cost a socket each, not a thread, so a valid request is served meanwhile;
-- errors aiohttp's parser answers itself (a malformed request line or Content-Length) get Confluent's JSON body;
-- a client that half-closes after its request still gets the answer.
-Idle keep-alive connections close after `idle_timeout` s (aiohttp's keep-alive timeout). Blocking Kafka calls
-run on thread pools off the event loop, one for produce and metadata, one for the consumer instances.
+"""The HTTP side of the REST Proxy: Confluent's v2 API (produce, metadata and consumer endpoints) on aiohttp's
+low-level server, with the connection protocol of `connection.py` (request deadline, connection cap, JSON framing
+errors). `ProxyServer` binds, serves in the calling thread until `shutdown()` and routes each request; idle
+keep-alive connections close after `idle_timeout` s (aiohttp's keep-alive timeout). Blocking Kafka calls run on
+thread pools off the event loop, one for produce and metadata, one for the consumer instances.
 """
 
 from __future__ import annotations
@@ -18,21 +10,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import socket
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import unquote
 
-import orjson
 from aiohttp import http_exceptions, web
-from aiohttp.web_protocol import RequestHandler
 
 from local_stack.rest_proxy import contract
+from local_stack.rest_proxy.connection import Connection, WebServer, json_response
+from local_stack.rest_proxy.consumer_routes import (
+    CONSUMER_CONTENT_TYPES,
+    INSTANCE_ROUTES,
+    accepted_format,
+    base_uri,
+    instance_action,
+    locked_read,
+)
 from local_stack.rest_proxy.consumers import ConsumerInstance, ConsumerManager, InstanceConfig
 from local_stack.rest_proxy.contract import (
     BINARY_V2,
@@ -45,9 +43,7 @@ from local_stack.rest_proxy.contract import (
     KAFKA_ERROR,
     KAFKA_RETRIABLE_ERROR,
     PARTITION_NOT_FOUND,
-    RECORD_FORMATS,
     RESPONSE_CONTENT_TYPE,
-    RETRY_AFTER_SECONDS,
     ProxyError,
     not_found,
 )
@@ -57,218 +53,13 @@ from local_stack.rest_proxy.validation import (
     check_content_type,
     parse_json_object,
     parse_produce_body,
-    topic_partition_offsets,
-    topic_partitions,
 )
 
 log = logging.getLogger("rest_proxy")
 
-#: Request bodies of the consumer API may be sent in any of Confluent's v2 content types.
-CONSUMER_CONTENT_TYPES = frozenset(
-    {
-        RESPONSE_CONTENT_TYPE,
-        JSON_V2,
-        BINARY_V2,
-        "application/vnd.kafka.avro.v2+json",
-        "application/vnd.kafka.jsonschema.v2+json",
-        "application/vnd.kafka.protobuf.v2+json",
-    }
-)
-#: Accept values Confluent's records endpoint serves; those other than json and binary need Schema Registry.
-SCHEMA_FORMATS = frozenset(
-    {
-        "application/vnd.kafka.avro.v2+json",
-        "application/vnd.kafka.jsonschema.v2+json",
-        "application/vnd.kafka.protobuf.v2+json",
-    }
-)
 MAX_LINE = 65536
 EXPIRY_INTERVAL = 1.0
-_LENGTH_VALUE = re.compile(r"b'Content-Length:(.*)'")
-
-
-def _json(
-    status: int, payload: Any, headers: dict[str, str] | None = None, content_type: str = ""
-) -> web.Response:
-    return web.Response(
-        status=status,
-        body=None if payload is None else orjson.dumps(payload),
-        headers={"Content-Type": content_type or RESPONSE_CONTENT_TYPE, **(headers or {})},
-    )
-
-
-def _raw_answer(status: int, message: str, extra: str = "") -> bytes:
-    """A complete HTTP/1.1 answer written straight to the transport (no request object exists yet)."""
-    body = orjson.dumps({"error_code": status, "message": message})
-    head = (
-        f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
-        f"Content-Type: {RESPONSE_CONTENT_TYPE}\r\nContent-Length: {len(body)}\r\n{extra}Connection: close\r\n\r\n"
-    )
-    return head.encode("ascii") + body
-
-
-_REFUSAL = _raw_answer(
-    503,
-    "HTTP 503 Service Unavailable: too many connections; retry later",
-    f"Retry-After: {RETRY_AFTER_SECONDS}\r\n",
-)
-
-
-class _Connection(RequestHandler):
-    """aiohttp's connection protocol plus the request deadline, the connection cap and JSON framing errors."""
-
-    def __init__(self, manager: web.Server, *, proxy: ProxyServer, **kwargs: Any) -> None:
-        super().__init__(manager, **kwargs)
-        self._proxy = proxy
-        self._refused = False
-        self._header_timer: asyncio.TimerHandle | None = None
-        self._armed_at_count = 0
-        self.request_started = 0.0
-        self._linger: asyncio.TimerHandle | None = None
-        self._peer_closed = False
-
-    # the connection cap ------------------------------------------------------------------------------
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        proxy = self._proxy
-        if proxy.open_connections >= proxy.max_connections:
-            self._refused = True
-            proxy.refused += 1
-            log.warning("%d connections open (the cap): refusing one with 503", proxy.max_connections)
-            assert isinstance(transport, asyncio.Transport)
-            self.transport = transport
-            transport.write(_REFUSAL)
-            transport.write_eof()  # then read what the client sent (at most 2 s) so closing does not reset it
-            self._linger = self._loop.call_later(2.0, transport.close)
-            return
-        proxy.open_connections += 1
-        super().connection_made(transport)
-
-    def connection_lost(self, exc: BaseException | None) -> None:
-        if self._refused:
-            if self._linger is not None:
-                self._linger.cancel()
-            return
-        self._proxy.open_connections -= 1
-        self._cancel_header_timer()
-        super().connection_lost(exc)
-
-    def eof_received(self) -> bool:
-        if self._refused:
-            return False
-        # a body that ends early: the handler answers 400
-        self._peer_closed = True
-        if self._current_request is not None:
-            self._current_request.content.feed_eof()
-        for _message, payload in self._messages:
-            payload.feed_eof()
-        if self._waiter is None or self._request_in_progress or self._messages:  # a request in hand
-            self.close()  # answer the request in hand, then close
-            return True
-        return False
-
-    # the request deadline ------------------------------------------------------------------------------
-    def data_received(self, data: bytes) -> None:
-        if self._refused:
-            return
-        if self._header_timer is None and not self._request_in_progress:  # the first byte of a request
-            self.request_started = self._loop.time()
-            self._armed_at_count = self._request_count
-            self._header_timer = self._loop.call_later(self._proxy.request_timeout, self._headers_timed_out)
-            # aiohttp's idle (keep-alive) timer must not close a request in progress: the deadline rules it now
-            self._next_keepalive_close_time = self.request_started + 2 * self._proxy.request_timeout + 1
-        # aiohttp's parser drops the requests it has parsed when later bytes of the same read fail to parse (as
-        # the body of a POST sent without Content-Length does): feed it up to the end of the headers first.
-        end = data.find(b"\r\n\r\n")
-        if 0 <= end < len(data) - 4:
-            super().data_received(data[: end + 4])
-            data = data[end + 4 :]
-        super().data_received(data)
-
-    def request_began(self, request: web.BaseRequest) -> float:
-        """Called as the handler starts: the headers are in; return when the request's first byte came."""
-        self._cancel_header_timer()
-        if self._peer_closed:
-            request.content.feed_eof()
-        return self.request_started
-
-    def no_lingering(self) -> None:
-        """Close right after the answer, without reading on (aiohttp lingers 2 s for the rest of a body): for a
-        client too slow to send its request within the request timeout."""
-        self._lingering_time = 0.0
-
-    def _cancel_header_timer(self) -> None:
-        if self._header_timer is not None:
-            self._header_timer.cancel()
-            self._header_timer = None
-
-    def _headers_timed_out(self) -> None:
-        self._header_timer = None
-        if self._request_count != self._armed_at_count or self._request_in_progress or self.transport is None:
-            return
-        message = (
-            f"HTTP 408 Request Timeout: the request did not arrive within {self._proxy.request_timeout:g} s"
-        )
-        log.info("%s: %s", self._peer(), message)
-        self.transport.write(_raw_answer(408, message))
-        self.force_close()  # closes the transport once the answer is written
-
-    def _peer(self) -> str:
-        peer = self.transport.get_extra_info("peername") if self.transport else None
-        return f"{peer[0]}:{peer[1]}" if peer else "?"
-
-    # errors of aiohttp's own parser --------------------------------------------------------------------
-    def handle_error(
-        self,
-        request: web.BaseRequest,
-        status: int = 500,
-        exc: BaseException | None = None,
-        message: str | None = None,
-    ) -> web.StreamResponse:
-        status, text = _framing_error(status, exc)
-        log.info("%s: %s", self._peer(), text)
-        response = _json(status, {"error_code": status, "message": text}, {"Connection": "close"})
-        response.force_close()
-        return response
-
-
-def _framing_error(status: int, exc: BaseException | None) -> tuple[int, str]:
-    """Status and message for a request aiohttp's parser refused (or a handler failure aiohttp caught)."""
-    if exc is None or status >= 500:
-        return 500, "Internal server error"
-    detail = getattr(exc, "message", "") or str(exc)
-    first = detail.split(":", 1)[0]
-    if "Content-Length" in detail:
-        found = _LENGTH_VALUE.search(detail)
-        value = found.group(1).strip() if found else ""
-        return 400, f"HTTP 400 Bad Request: invalid Content-Length {value!r}"
-    if isinstance(exc, http_exceptions.BadHttpMethod):
-        line = detail.split("b'", 1)[-1].rsplit("'", 1)[0]
-        if re.fullmatch(r"\S+ \S+ HTTP/\d\.\d", line):  # a well-formed line with an unknown method
-            return 405, "HTTP 405 Method Not Allowed"
-        return 400, f"HTTP 400 Bad request syntax ({line!r})"
-    if isinstance(exc, http_exceptions.LineTooLong):
-        if "Status line" in detail or "request line" in detail.lower():
-            return 414, "HTTP 414 Request-URI Too Long"
-        return 431, "HTTP 431 Request Header Fields Too Large"
-    if "chunk" in detail.lower():
-        return 400, "Invalid chunked body"
-    return 400, f"HTTP 400 Bad Request: {first}"
-
-
-class _WebServer(web.Server):
-    """aiohttp's low-level server, making `_Connection`s."""
-
-    def __init__(self, handler: Any, *, proxy: ProxyServer, **kwargs: Any) -> None:
-        super().__init__(handler, **kwargs)
-        self._proxy = proxy
-
-    def __call__(self) -> RequestHandler:
-        return _Connection(self, proxy=self._proxy, loop=self._loop, **self._kwargs)
-
-
 # --- the API -------------------------------------------------------------------------------------------------
-
-Handler = Callable[..., Awaitable[web.StreamResponse]]
 
 
 class ProxyServer:
@@ -322,7 +113,7 @@ class ProxyServer:
         self._loop = asyncio.get_running_loop()
         self._loop.set_default_executor(self._executor)
         self._stop = asyncio.Event()
-        web_server = _WebServer(
+        web_server = WebServer(
             self._dispatch,
             proxy=self,
             keepalive_timeout=self.idle_timeout,
@@ -331,7 +122,7 @@ class ProxyServer:
             access_log=None,
             lingering_time=2.0,
         )
-        server = await self._loop.create_server(web_server, sock=self.socket)
+        server = await self._loop.create_server(web_server, sock=self.socket, backlog=1024)
         expiry = asyncio.create_task(self._expire_idle_consumers())
         self._running.set()
         if self._shutdown_requested:
@@ -378,14 +169,14 @@ class ProxyServer:
         started = time.perf_counter()
         connection = request.protocol
         first_byte = (
-            connection.request_began(request) if isinstance(connection, _Connection) else time.monotonic()
+            connection.request_began(request) if isinstance(connection, Connection) else time.monotonic()
         )
         records = 0
         try:
             response, records = await self._route(request, first_byte)
         except ProxyError as exc:
-            response = _json(exc.status, exc.body(), exc.headers)
-            if exc.status == HTTPStatus.REQUEST_TIMEOUT and isinstance(connection, _Connection):
+            response = json_response(exc.status, exc.body(), exc.headers)
+            if exc.status == HTTPStatus.REQUEST_TIMEOUT and isinstance(connection, Connection):
                 connection.no_lingering()
             if exc.status in (
                 HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
@@ -394,7 +185,7 @@ class ProxyServer:
                 response.force_close()
         except Exception:
             log.exception("internal error on %s %s", request.method, request.raw_path)
-            response = _json(500, {"error_code": 500, "message": "Internal server error"})
+            response = json_response(500, {"error_code": 500, "message": "Internal server error"})
         if self.closing:
             response.force_close()
         if response.status >= 400 or log.isEnabledFor(logging.DEBUG):
@@ -414,13 +205,13 @@ class ProxyServer:
         parts = [unquote(p) for p in request.raw_path.split("?", 1)[0].split("/") if p]
         if not parts:
             _allow(method, "GET")
-            return _json(200, {}), 0
+            return json_response(200, {}), 0
         head, n = parts[0], len(parts)
         if head == "topics" and n <= 4:
             return await self._topics(request, parts, first_byte)
         if head == "brokers" and n == 1:
             _allow(method, "GET")
-            return _json(200, {"brokers": await self._call(self.gateway.brokers)}), 0
+            return json_response(200, {"brokers": await self._call(self.gateway.brokers)}), 0
         if head == "consumers" and n >= 2:
             return await self._consumers(request, parts, first_byte), 0
         raise not_found()
@@ -432,22 +223,22 @@ class ProxyServer:
         method, n = request.method, len(parts)
         if n == 1:
             _allow(method, "GET")
-            return _json(200, await self._call(self.gateway.list_topics)), 0
+            return json_response(200, await self._call(self.gateway.list_topics)), 0
         topic = parts[1]
         if n == 2:
             _allow(method, "GET", "POST")
             if method == "GET":
-                return _json(200, await self._call(self.gateway.describe_topic, topic)), 0
+                return json_response(200, await self._call(self.gateway.describe_topic, topic)), 0
             return await self._produce(request, topic, None, first_byte)
         if parts[2] != "partitions":
             raise not_found()
         if n == 3:
             _allow(method, "GET")
-            return _json(200, await self._call(self.gateway.partitions, topic)), 0
+            return json_response(200, await self._call(self.gateway.partitions, topic)), 0
         partition = _partition_number(parts[3])
         _allow(method, "GET", "POST")
         if method == "GET":
-            return _json(200, await self._call(self.gateway.partition, topic, partition)), 0
+            return json_response(200, await self._call(self.gateway.partition, topic, partition)), 0
         return await self._produce(request, topic, partition, first_byte)
 
     async def _produce(
@@ -466,14 +257,14 @@ class ProxyServer:
                 log.warning(
                     "%s: %d of %d record(s) failed: %s", topic, len(failed), len(offsets), failed[0]["error"]
                 )
-            return _json(200, payload), len(offsets)
+            return json_response(200, payload), len(offsets)
         retriable = any(entry["error_code"] == KAFKA_RETRIABLE_ERROR for entry in failed)
         code = KAFKA_RETRIABLE_ERROR if retriable else KAFKA_ERROR
         prefix = "Retriable Kafka error" if retriable else "Kafka error"
         log.warning("%s: all %d record(s) failed: %s", topic, len(offsets), failed[0]["error"])
-        return _json(500, {"error_code": code, "message": f"{prefix}: {failed[0]['error']}", **payload}), len(
-            offsets
-        )
+        return json_response(
+            500, {"error_code": code, "message": f"{prefix}: {failed[0]['error']}", **payload}
+        ), len(offsets)
 
     async def _read_body(self, request: web.BaseRequest, first_byte: float) -> bytes:
         """The whole body within the request's deadline (408 otherwise). A POST needs Content-Length or chunked
@@ -532,8 +323,8 @@ class ProxyServer:
             document = await self._document(request, first_byte, required=False)
             config = InstanceConfig.from_body(document)
             await self._consumer_call(self.consumers.create, group, config)
-            return _json(
-                200, {"instance_id": config.name, "base_uri": _base_uri(request, group, config.name)}
+            return json_response(
+                200, {"instance_id": config.name, "base_uri": base_uri(request, group, config.name)}
             )
         if parts[2] != "instances" or n < 4:
             raise not_found()
@@ -542,10 +333,10 @@ class ProxyServer:
             _allow(method, "DELETE")
             await self._consumer_call(self.consumers.delete, group, name)
             return web.Response(status=204)
-        instance = self.consumers.get(group, name) if tail in _INSTANCE_ROUTES else None
+        instance = self.consumers.get(group, name) if tail in INSTANCE_ROUTES else None
         if instance is None:
             raise not_found()
-        allowed = _INSTANCE_ROUTES[tail]
+        allowed = INSTANCE_ROUTES[tail]
         _allow(method, *allowed)
         if tail == "records":
             return await self._records(request, instance)
@@ -554,10 +345,10 @@ class ProxyServer:
             if method == "POST" or (method == "GET" and tail in ("offsets", "committed/offsets"))
             else {}
         )
-        result = await self._consumer_call(_instance_action, instance, tail, method, document)
+        result = await self._consumer_call(instance_action, instance, tail, method, document)
         if result is None:
             return web.Response(status=204)
-        return _json(200, result)
+        return json_response(200, result)
 
     async def _document(
         self, request: web.BaseRequest, first_byte: float, *, required: bool
@@ -577,7 +368,7 @@ class ProxyServer:
         return parse_json_object(body, required=required)
 
     async def _records(self, request: web.BaseRequest, instance: ConsumerInstance) -> web.StreamResponse:
-        wanted = _accepted_format(request.headers.get("Accept"))
+        wanted = accepted_format(request.headers.get("Accept"))
         if wanted != instance.config.format:
             raise ProxyError(
                 HTTPStatus.NOT_ACCEPTABLE,
@@ -586,112 +377,9 @@ class ProxyServer:
             )
         timeout = _query_int(request, "timeout")
         max_bytes = _query_int(request, "max_bytes")
-        records = await self._consumer_call(_locked_read, instance, timeout, max_bytes)
+        records = await self._consumer_call(locked_read, instance, timeout, max_bytes)
         content_type = JSON_V2 if wanted == "json" else BINARY_V2
-        return _json(200, records, content_type=content_type)
-
-
-#: Instance sub-resources and their methods (in Allow order).
-_INSTANCE_ROUTES: dict[str, tuple[str, ...]] = {
-    "subscription": ("GET", "POST", "DELETE"),
-    "assignments": ("GET", "POST"),
-    "positions": ("POST",),
-    "positions/beginning": ("POST",),
-    "positions/end": ("POST",),
-    "records": ("GET",),
-    "offsets": ("GET", "POST"),
-    "committed/offsets": ("GET",),
-}
-
-
-def _locked_read(
-    instance: ConsumerInstance, timeout: int | None, max_bytes: int | None
-) -> list[dict[str, Any]]:
-    with instance.lock:
-        try:
-            return instance.read(timeout, max_bytes)
-        finally:
-            instance.last_used = time.monotonic()
-
-
-def _instance_action(instance: ConsumerInstance, tail: str, method: str, document: dict[str, Any]) -> Any:
-    """Run one instance call under its lock: the result to send as JSON, or None for 204 No Content."""
-    with instance.lock:
-        try:
-            return _instance_call(instance, tail, method, document)
-        finally:
-            instance.last_used = time.monotonic()
-
-
-def _instance_call(instance: ConsumerInstance, tail: str, method: str, document: dict[str, Any]) -> Any:
-    if tail == "subscription":
-        if method == "GET":
-            return {"topics": instance.subscription()}
-        if method == "DELETE":
-            instance.unsubscribe()
-            return None
-        topics, pattern = document.get("topics"), document.get("topic_pattern")
-        if topics is not None and pattern is not None:
-            raise ProxyError(HTTPStatus.CONFLICT, 40903, "Illegal state: " + _EXCLUSIVE)
-        if pattern is not None:
-            if not isinstance(pattern, str) or not pattern:
-                raise _bad_field("topic_pattern must be a non-empty string")
-            instance.subscribe(None, pattern)
-        else:
-            if not isinstance(topics, list) or not all(isinstance(t, str) for t in topics):
-                raise _bad_field("topics must be an array of topic names (or send topic_pattern)")
-            instance.subscribe(topics, None)
-        return None
-    if tail == "assignments":
-        if method == "GET":
-            return {"partitions": [{"topic": t, "partition": p} for t, p in instance.assignment()]}
-        instance.assign(topic_partitions(document))
-        return None
-    if tail == "positions":
-        instance.seek(topic_partition_offsets(document))
-        return None
-    if tail in ("positions/beginning", "positions/end"):
-        instance.seek_to(topic_partitions(document), tail.rsplit("/", 1)[1])
-        return None
-    if tail == "offsets" and method == "POST":
-        instance.commit(topic_partition_offsets(document) if document else None)
-        return []
-    # GET .../offsets (Confluent's path) or .../committed/offsets: the committed offsets of the partitions
-    if not document:
-        raise ProxyError(HTTPStatus.NOT_FOUND, PARTITION_NOT_FOUND, "Partition not found.")
-    return {"offsets": instance.committed(topic_partitions(document))}
-
-
-_EXCLUSIVE = "Subscription to topics, partitions and pattern are mutually exclusive"
-
-
-def _bad_field(message: str) -> ProxyError:
-    return ProxyError(HTTPStatus.UNPROCESSABLE_ENTITY, HTTPStatus.UNPROCESSABLE_ENTITY, message)
-
-
-def _accepted_format(accept: str | None) -> str:
-    """The embedded format a records read asks for, as Confluent's proxy picks it: binary for `*/*`, no
-    Accept or `application/vnd.kafka.v2+json`; 406/406 when nothing acceptable is served."""
-    choices: list[tuple[float, int, str]] = []
-    for index, item in enumerate((accept or "*/*").split(",")):
-        media, *params = (p.strip() for p in item.split(";"))
-        media = media.lower()
-        quality = 1.0
-        for param in params:
-            name, _, value = param.partition("=")
-            if name.strip() == "q":
-                with contextlib.suppress(ValueError):
-                    quality = float(value)
-        if quality > 0:
-            choices.append((quality, -index, media))
-    for _quality, _index, media in sorted(choices, reverse=True):
-        if media in RECORD_FORMATS:
-            return RECORD_FORMATS[media]
-        if media in SCHEMA_FORMATS:
-            return media  # served by Confluent (with Schema Registry), never matching a json/binary instance
-        if media in ("*/*", "application/*"):
-            return "binary"
-    raise ProxyError(HTTPStatus.NOT_ACCEPTABLE, HTTPStatus.NOT_ACCEPTABLE, "HTTP 406 Not Acceptable")
+        return json_response(200, records, content_type=content_type)
 
 
 def _query_int(request: web.BaseRequest, name: str) -> int | None:
@@ -710,20 +398,6 @@ def _partition_number(text: str) -> int:
     if not text.isascii() or not text.isdigit():
         raise ProxyError(HTTPStatus.NOT_FOUND, PARTITION_NOT_FOUND, "Partition not found.")
     return int(text)
-
-
-def _base_uri(request: web.BaseRequest, group: str, name: str) -> str:
-    """The instance's URL as the client reached it. Through the API Gateway that is the gateway's URL: its
-    integration sends `X-Forwarded-Host`, `-Proto` and `-Prefix` (with `{api_id}` and `{stage}` to fill in from
-    `X-Forwarded-Api-Id` and `-Stage`); directly, this server's own URL."""
-    headers = request.headers
-    host = headers.get("X-Forwarded-Host") or request.host
-    scheme = headers.get("X-Forwarded-Proto") or request.scheme
-    prefix = (headers.get("X-Forwarded-Prefix") or "").rstrip("/")
-    prefix = prefix.replace("{api_id}", headers.get("X-Forwarded-Api-Id", "")).replace(
-        "{stage}", headers.get("X-Forwarded-Stage", "")
-    )
-    return f"{scheme}://{host}{prefix}/consumers/{quote(group, safe='')}/instances/{quote(name, safe='')}"
 
 
 def _allow(method: str, *allowed: str) -> None:
