@@ -3,8 +3,9 @@ r"""A Kafka REST Proxy v2 stand-in: the produce, metadata and consumer APIs of C
 
 Modules: `contract` (content types, Confluent's error codes, limits, `ProxyError`), `validation` (request
 bodies, pure functions), `producer` (the shared producer and metadata), `consumers` (consumer instances, real
-members of real consumer groups), `http_api` (the aiohttp server: routes, request deadline, connection cap) and
-`cli` (the command line).
+members of real consumer groups), `connection` (aiohttp's connection protocol plus the request deadline, the
+connection cap and JSON framing errors), `http_api` (the server and its routes), `consumer_routes` (the calls
+below a consumer instance) and `cli` (the command line).
 
 The API Gateway's `/topics/{proxy+}` integration forwards here, as it forwards to the Confluent REST Proxy on the
 EC2 client machine in AWS. Endpoints (responses are `application/vnd.kafka.v2+json`):
