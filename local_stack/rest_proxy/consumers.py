@@ -220,7 +220,12 @@ class ConsumerInstance:
         revoked = {(tp.topic, tp.partition) for tp in partitions}
         self.buffered = deque(m for m in self.buffered if (m.topic(), m.partition()) not in revoked)
         if self.config.auto_commit:
-            self._commit_returned(revoked)
+            try:
+                self._commit_returned(revoked)
+            except ProxyError as exc:  # the next owner reads those records again (at least once)
+                log.info("%s/%s: commit at revocation failed: %s", self.group, self.name, exc.message)
+        for tp in revoked:  # the next owner's progress is its own: never commit these again from here
+            self.returned.pop(tp, None)
         consumer.unassign()
         self.assigned -= revoked
 
@@ -279,8 +284,13 @@ class ConsumerInstance:
                 length = len(message.value() or b"") + len(message.key() or b"")
                 if out and size + length > limit:
                     return self._returned(out)
+                try:
+                    out.append(self._record(message))
+                except ProxyError:  # a record it cannot decode stays first: what came before it is answered
+                    if out:
+                        return self._returned(out)
+                    raise
                 self.buffered.popleft()
-                out.append(self._record(message))
                 size += length
             if size >= limit or (min_bytes > 0 and size >= min_bytes):
                 return self._returned(out)
@@ -299,27 +309,31 @@ class ConsumerInstance:
                     log.info("%s/%s: %s", self.group, self.name, error.str())
 
     def _record(self, message: Message) -> dict[str, Any]:
-        key, value = message.key(), message.value()
+        where = f"{message.topic()}-{message.partition()} offset {message.offset()}"
         entry = {
             "topic": message.topic(),
-            "key": self._decode(key),
-            "value": self._decode(value),
+            "key": self._decode(message.key(), where),
+            "value": self._decode(message.value(), where),
             "partition": message.partition(),
             "offset": message.offset(),
         }
         self.returned[(message.topic(), message.partition())] = message.offset() + 1
         return entry
 
-    def _decode(self, data: bytes | None) -> Any:
+    def _decode(self, data: bytes | None, where: str) -> Any:
         if data is None:
             return None
         if self.config.format == "binary":
             return base64.b64encode(data).decode("ascii")
         try:
             return orjson.loads(data)
-        except orjson.JSONDecodeError as exc:
+        except (
+            orjson.JSONDecodeError
+        ) as exc:  # as Confluent's json consumer: an error until the client seeks past
             raise ProxyError(
-                HTTPStatus.INTERNAL_SERVER_ERROR, KAFKA_ERROR, f"Kafka error: a record is not JSON: {exc}"
+                HTTPStatus.INTERNAL_SERVER_ERROR,
+                KAFKA_ERROR,
+                f"Kafka error: the record at {where} is not JSON ({exc}); read it with format binary, or seek past it",
             ) from None
 
     def _returned(self, out: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -339,16 +353,14 @@ class ConsumerInstance:
         """Commit the given offsets (each the last record processed, so `offset + 1` is stored, as Confluent's
         proxy does), or, without any, every record returned so far."""
         if offsets is None:
-            self._commit_returned(None)
+            self._commit_returned(set(self.assigned))
             return
         partitions = [TopicPartition(t, p, o + 1) for t, p, o in offsets]
         if partitions:
             self._call(lambda: self.consumer.commit(offsets=partitions, asynchronous=False))
 
-    def _commit_returned(self, only: set[TP] | None) -> None:
-        partitions = [
-            TopicPartition(t, p, o) for (t, p), o in self.returned.items() if only is None or (t, p) in only
-        ]
+    def _commit_returned(self, only: set[TP]) -> None:
+        partitions = [TopicPartition(t, p, o) for (t, p), o in self.returned.items() if (t, p) in only]
         if partitions:
             self._call(lambda: self.consumer.commit(offsets=partitions, asynchronous=False))
 

@@ -1021,7 +1021,8 @@ def _block_next_batch(handle: Any, topic: str, offset: int) -> None:
     """Make Tansu's next batch write of `topic` fail: its object (written with If-None-Match) already exists."""
     s3 = handle.s3()
     bucket = handle.config.tansu_bucket
-    listing = s3.list_objects_v2(Bucket=bucket, Prefix="clusters/").get("Contents", [])
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="clusters/")
+    listing = [o for page in pages for o in page.get("Contents", [])]  # past 1,000 keys on a well-used stack
     marker = f"/topics/{topic}/partitions/0000000000/records/"
     (prefix,) = {o["Key"].split(marker)[0] for o in listing if marker in o["Key"]}
     s3.put_object(Bucket=bucket, Key=f"{prefix}{marker}{offset:020d}.batch", Body=b"not a batch")

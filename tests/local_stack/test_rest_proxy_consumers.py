@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import requests
-from confluent_kafka import Consumer
+from confluent_kafka import Consumer, Producer
 
 from local_stack.rest_proxy import JSON_V2, ProxyServer, ensure_topics, make_server
 from tests.local_stack.broker import TansuBroker
@@ -335,3 +335,33 @@ def test_brokers_partitions_and_producing_to_a_partition(proxy: str, broker: Tan
         timeout=30,
     )
     assert (outside.status_code, outside.json()["error_code"]) == (404, 40402)
+
+
+def test_a_record_that_is_not_json_is_a_500_until_the_client_seeks_past_it(
+    proxy: str, broker: TansuBroker
+) -> None:
+    topic = topic_with(broker)
+    producer = Producer({"bootstrap.servers": broker.bootstrap})
+    for value in (b'{"i": 0}', b"not json", b'{"i": 2}'):
+        producer.produce(topic, value)
+        producer.flush(10)
+    base = create(proxy, f"g{uuid.uuid4().hex[:6]}", format="json")
+    call("POST", f"{base}/assignments", {"partitions": [{"topic": topic, "partition": 0}]})
+    call("POST", f"{base}/positions/beginning", {"partitions": [{"topic": topic, "partition": 0}]})
+    got: list[dict[str, Any]] = []
+    failure = None
+    deadline = time.monotonic() + GROUP_FORMS_WITHIN
+    while time.monotonic() < deadline and failure is None:
+        response = call("GET", f"{base}/records?timeout=500", Accept=JSON_V2)
+        if response.status_code == 200:
+            got.extend(response.json())
+        else:
+            failure = response
+    assert [r["value"] for r in got] == [{"i": 0}]
+    assert failure is not None and (failure.status_code, failure.json()["error_code"]) == (500, 50002)
+    assert f"{topic}-0 offset 1 is not JSON" in failure.json()["message"]
+    again = call("GET", f"{base}/records?timeout=500", Accept=JSON_V2)
+    assert again.status_code == 500  # it stays first, as with Confluent's json consumer
+    call("POST", f"{base}/positions", {"offsets": [{"topic": topic, "partition": 0, "offset": 2}]})
+    assert [r["value"] for r in poll(base, 1)] == [{"i": 2}]
+    call("DELETE", base)
