@@ -5,13 +5,15 @@ records per request, and consume through the proxy's consumer API (a poll loop o
 When the repository's history has it, the proxy as it was before it moved onto aiohttp (the `http.server`
 module of commit `BEFORE_AIOHTTP`) runs too, on a free port against the same broker, for a produce rate of
 "before" measured in the same run (straight to the proxy: the stack's API Gateway forwards to the stack's
-proxy only). Rows: `{"suite": "rest_proxy", "case", "records", "seconds", "records_per_s", "load_1m"}`.
+proxy only); the two are run in turn, `rounds` times each, and the median is reported beside every run's rate
+(`runs_per_s`), because a shared machine's load moves from one run to the next. Rows: `{"suite": "rest_proxy", "case", "records", "seconds", "records_per_s", "load_1m"}`.
 Topics are throwaway ones (`benchrp<hex>.pin`, outside the user's prefix, so the S3 sink leaves them alone).
 """
 
 from __future__ import annotations
 
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -111,7 +113,7 @@ def consume_through_proxy(url: str, topic: str, records: int) -> tuple[float, fl
                 timeout=60,
             )
             response.raise_for_status()
-            got += len(response.json())
+            got += len(orjson.loads(response.content))  # orjson: the proxy is measured, not the client's parser
             if got and not first:
                 first = time.perf_counter() - started
         return time.perf_counter() - started, first
@@ -202,6 +204,7 @@ def run(
     consume_records: int = 100_000,
     per_request: int = 2_000,
     workers: int = 3,
+    rounds: int = 3,
     say: Callable[[str], None] = lambda _line: None,
 ) -> list[dict[str, Any]]:
     """Measure; `stack_info` has `invoke_url`, `api_key`, `rest_proxy_url` and `bootstrap_servers`."""
@@ -209,30 +212,36 @@ def run(
     bodies = _bodies(produce_records, per_request)
     rows = []
     shape = f"{per_request}/request, {workers} workers"
-    topics = [f"benchrp{uuid.uuid4().hex[:8]}.pin" for _ in range(4)]
+    topics = [f"benchrp{uuid.uuid4().hex[:8]}.pin" for _ in range(2 + 2 * rounds)]
     ensure_topics(bootstrap, topics)
     say(f"rest_proxy: produce {produce_records} records through the API Gateway")
     seconds = produce(stack_info.invoke_url, topics[0], bodies, stack_info.api_key, workers)
     rows.append(_row(f"produce through the API Gateway ({shape})", produce_records, seconds))
-    say("rest_proxy: produce straight to the proxy")
-    seconds = produce(stack_info.rest_proxy_url, topics[1], bodies, None, workers)
-    rows.append(_row(f"produce straight to the proxy ({shape})", produce_records, seconds))
     with proxy_before(bootstrap) as before:
-        if before is not None:
-            say(f"rest_proxy: produce straight to the proxy of {BEFORE_AIOHTTP} (http.server)")
-            seconds = produce(before, topics[2], bodies, None, workers)
-            rows.append(
-                _row(
-                    f"produce straight to the http.server proxy of {BEFORE_AIOHTTP} ({shape})",
-                    produce_records,
-                    seconds,
-                )
+        # straight to each proxy, alternating, `rounds` times each: a shared machine's load moves in between
+        runs: dict[str, list[float]] = {"after": [], "before": []}
+        for round_ in range(rounds):
+            say(f"rest_proxy: produce straight to the proxy, round {round_ + 1} of {rounds}")
+            runs["after"].append(
+                produce(stack_info.rest_proxy_url, topics[2 + 2 * round_], bodies, None, workers)
             )
+            if before is not None:
+                runs["before"].append(produce(before, topics[3 + 2 * round_], bodies, None, workers))
+        cases = {
+            "after": f"produce straight to the proxy on aiohttp ({shape}; median of {rounds})",
+            "before": f"produce straight to the http.server proxy of {BEFORE_AIOHTTP} ({shape}; median of {rounds})",
+        }
+        for key, seconds_list in runs.items():
+            if seconds_list:
+                rates = ", ".join(f"{produce_records / s:,.0f}" for s in seconds_list)
+                rows.append(
+                    _row(cases[key], produce_records, statistics.median(seconds_list), runs_per_s=rates)
+                )
 
     consume_bodies = _bodies(consume_records, per_request)
-    produce(stack_info.rest_proxy_url, topics[3], consume_bodies, None, workers)
+    produce(stack_info.rest_proxy_url, topics[1], consume_bodies, None, workers)
     say(f"rest_proxy: consume {consume_records} records through the proxy's consumer API")
-    seconds, first = consume_through_proxy(stack_info.rest_proxy_url, topics[3], consume_records)
+    seconds, first = consume_through_proxy(stack_info.rest_proxy_url, topics[1], consume_records)
     proxy_rate = consume_records / seconds
     rows.append(
         _row(
@@ -242,7 +251,7 @@ def run(
             first_record_s=round(first, 2),  # the group forming: Tansu holds the join about 3 s
         )
     )
-    seconds = consume_raw(bootstrap, topics[3], consume_records)
+    seconds = consume_raw(bootstrap, topics[1], consume_records)
     rows.append(_row("consume: raw confluent-kafka consumer, same topic", consume_records, seconds))
     rows[-2]["vs_raw"] = round(proxy_rate / (consume_records / seconds), 2)
     return rows
