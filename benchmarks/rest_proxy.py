@@ -113,7 +113,9 @@ def consume_through_proxy(url: str, topic: str, records: int) -> tuple[float, fl
                 timeout=60,
             )
             response.raise_for_status()
-            got += len(orjson.loads(response.content))  # orjson: the proxy is measured, not the client's parser
+            got += len(
+                orjson.loads(response.content)
+            )  # orjson: the proxy is measured, not the client's parser
             if got and not first:
                 first = time.perf_counter() - started
         return time.perf_counter() - started, first
