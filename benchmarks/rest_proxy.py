@@ -251,6 +251,7 @@ def run(
             consume_records,
             seconds,
             first_record_s=round(first, 2),  # the group forming: Tansu holds the join about 3 s
+            after_first_per_s=round(consume_records / max(seconds - first, 1e-9), 1),
         )
     )
     seconds = consume_raw(bootstrap, topics[1], consume_records)
