@@ -246,10 +246,8 @@ class ProxyServer:
     ) -> tuple[web.StreamResponse, int]:
         body = await self._read_body(request, first_byte)
         charset = check_content_type(request.headers.get("Content-Type"))
-        records = parse_produce_body(body, charset)
-        if partition is not None:  # POST /topics/{topic}/partitions/{p}: every record goes there
-            records = [ProduceRecord(r.value, r.key, partition) for r in records]
-        offsets = await self._call(self.gateway.produce, topic, records)
+        # parsed on the worker thread too: the event loop goes on reading the other requests meanwhile
+        offsets = await self._call(self._parse_and_produce, body, charset, topic, partition)
         payload: dict[str, Any] = {"offsets": offsets, "key_schema_id": None, "value_schema_id": None}
         failed = [entry for entry in offsets if entry["error_code"] is not None]
         if len(failed) < len(offsets):
@@ -265,6 +263,14 @@ class ProxyServer:
         return json_response(
             500, {"error_code": code, "message": f"{prefix}: {failed[0]['error']}", **payload}
         ), len(offsets)
+
+    def _parse_and_produce(
+        self, body: bytes, charset: str, topic: str, partition: int | None
+    ) -> list[dict[str, Any]]:
+        records = parse_produce_body(body, charset)
+        if partition is not None:  # POST /topics/{topic}/partitions/{p}: every record goes there
+            records = [ProduceRecord(r.value, r.key, partition) for r in records]
+        return self.gateway.produce(topic, records)
 
     async def _read_body(self, request: web.BaseRequest, first_byte: float) -> bytes:
         """The whole body within the request's deadline (408 otherwise). A POST needs Content-Length or chunked
