@@ -5,8 +5,9 @@ records per request, and consume through the proxy's consumer API (a poll loop o
 When the repository's history has it, the proxy as it was before it moved onto aiohttp (the `http.server`
 module of commit `BEFORE_AIOHTTP`) runs too, on a free port against the same broker, for a produce rate of
 "before" measured in the same run (straight to the proxy: the stack's API Gateway forwards to the stack's
-proxy only); the two are run in turn, `rounds` times each, and the median is reported beside every run's rate
-(`runs_per_s`), because a shared machine's load moves from one run to the next. Rows: `{"suite": "rest_proxy", "case", "records", "seconds", "records_per_s", "load_1m"}`.
+proxy only), next to this checkout's proxy started the same way; the two are run in turn, `rounds` times each,
+and the median is reported beside every run's rate (`runs_per_s`) and the proxy's own CPU seconds per 100,000
+records (`proxy_cpu_s_per_100k`), because a shared machine's load moves from one run to the next. Rows: `{"suite": "rest_proxy", "case", "records", "seconds", "records_per_s", "load_1m"}`.
 Topics are throwaway ones (`benchrp<hex>.pin`, outside the user's prefix, so the S3 sink leaves them alone).
 """
 
@@ -150,26 +151,31 @@ def consume_raw(bootstrap: str, topic: str, records: int) -> float:
 
 
 @contextmanager
-def proxy_before(bootstrap: str) -> Iterator[str | None]:
-    """The `http.server` proxy of commit BEFORE_AIOHTTP on a free port (None when git has no such commit)."""
-    source = subprocess.run(
-        ["git", "show", f"{BEFORE_AIOHTTP}:local_stack/rest_proxy.py"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if source.returncode != 0:
-        yield None
-        return
-    with tempfile.TemporaryDirectory(prefix="bench-proxy-before-") as tmp:
-        script = Path(tmp) / "rest_proxy_before.py"
-        script.write_text(source.stdout)
+def proxy_process(bootstrap: str, version: str) -> Iterator[tuple[str, int] | None]:
+    """A REST Proxy of this checkout (`after`) or of commit BEFORE_AIOHTTP (`before`, None when git has no such
+    commit) as a process of its own on a free port: (URL, PID)."""
+    with tempfile.TemporaryDirectory(prefix="bench-proxy-") as tmp:
+        if version == "before":
+            source = subprocess.run(
+                ["git", "show", f"{BEFORE_AIOHTTP}:local_stack/rest_proxy.py"],
+                cwd=REPO,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if source.returncode != 0:
+                yield None
+                return
+            script = Path(tmp) / "rest_proxy_before.py"
+            script.write_text(source.stdout)
+            program = [str(script)]
+        else:
+            program = ["-m", "local_stack.rest_proxy"]
         port = free_port()
         process = subprocess.Popen(
             [
                 sys.executable,
-                str(script),
+                *program,
                 "--port",
                 str(port),
                 "--bootstrap-servers",
@@ -184,13 +190,16 @@ def proxy_before(bootstrap: str) -> Iterator[str | None]:
         )
         url = f"http://127.0.0.1:{port}"
         try:
-            if not wait_for(lambda: _answers(url), timeout=20):
-                yield None
-                return
-            yield url
+            yield (url, process.pid) if wait_for(lambda: _answers(url), timeout=20) else None
         finally:
             process.terminate()
             process.wait(timeout=20)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _answers(url: str) -> bool:
@@ -219,25 +228,37 @@ def run(
     say(f"rest_proxy: produce {produce_records} records through the API Gateway")
     seconds = produce(stack_info.invoke_url, topics[0], bodies, stack_info.api_key, workers)
     rows.append(_row(f"produce through the API Gateway ({shape})", produce_records, seconds))
-    with proxy_before(bootstrap) as before:
-        # straight to each proxy, alternating, `rounds` times each: a shared machine's load moves in between
-        runs: dict[str, list[float]] = {"after": [], "before": []}
+    with proxy_process(bootstrap, "after") as after, proxy_process(bootstrap, "before") as before:
+        # each proxy a fresh process with the same flags, run in turn `rounds` times: a shared machine's load
+        # moves from one run to the next; the proxy's own CPU time per 100,000 records moves much less
+        proxies = {"after": after, "before": before}
+        runs: dict[str, list[tuple[float, float]]] = {"after": [], "before": []}
         for round_ in range(rounds):
-            say(f"rest_proxy: produce straight to the proxy, round {round_ + 1} of {rounds}")
-            runs["after"].append(
-                produce(stack_info.rest_proxy_url, topics[2 + 2 * round_], bodies, None, workers)
-            )
-            if before is not None:
-                runs["before"].append(produce(before, topics[3 + 2 * round_], bodies, None, workers))
+            say(f"rest_proxy: produce straight to each proxy, round {round_ + 1} of {rounds}")
+            for key, proxy in proxies.items():
+                if proxy is None:
+                    continue
+                url, pid = proxy
+                cpu = cpu_seconds(pid)
+                topic = topics[2 + 2 * round_ + (key == "before")]
+                seconds = produce(url, topic, bodies, None, workers)
+                runs[key].append((seconds, cpu_seconds(pid) - cpu))
         cases = {
             "after": f"produce straight to the proxy on aiohttp ({shape}; median of {rounds})",
             "before": f"produce straight to the http.server proxy of {BEFORE_AIOHTTP} ({shape}; median of {rounds})",
         }
-        for key, seconds_list in runs.items():
-            if seconds_list:
-                rates = ", ".join(f"{produce_records / s:,.0f}" for s in seconds_list)
+        for key, measured in runs.items():
+            if measured:
+                rates = ", ".join(f"{produce_records / s:,.0f}" for s, _ in measured)
+                cpu_per_100k = statistics.median(c for _, c in measured) * 100_000 / produce_records
                 rows.append(
-                    _row(cases[key], produce_records, statistics.median(seconds_list), runs_per_s=rates)
+                    _row(
+                        cases[key],
+                        produce_records,
+                        statistics.median(s for s, _ in measured),
+                        runs_per_s=rates,
+                        proxy_cpu_s_per_100k=round(cpu_per_100k, 2),
+                    )
                 )
 
     consume_bodies = _bodies(consume_records, per_request)
