@@ -47,11 +47,19 @@ def _reliability_suite() -> list[dict[str, Any]]:
     return reliability.run(stack, stack.up(), say=lambda line: print(line, file=sys.stderr, flush=True))
 
 
+def _rest_proxy_suite() -> list[dict[str, Any]]:
+    from benchmarks import rest_proxy
+    from local_stack.supervisor import Stack
+
+    return rest_proxy.run(Stack().up(), say=lambda line: print(line, file=sys.stderr, flush=True))
+
+
 SUITES: dict[str, Callable[[], list[dict[str, Any]]]] = {
     "emulator": _emulator_suite,
     "notebooks": _notebooks_suite,
     "stream": _stream_suite,
     "reliability": _reliability_suite,
+    "rest_proxy": _rest_proxy_suite,
 }
 
 

@@ -18,6 +18,7 @@ environment (or a `.env` file at the repository root for `USER_ID`):
 | LocalStack packages (kinesis-local) | `LOCALSTACK_FS` | `<repo>/.cache/localstack/filesystem` |
 | LocalStack log level (`LS_LOG`) | `PIPELINE_LOCALSTACK_LOG` | unset: LocalStack's default (info) |
 | terraform plugin mirror | `TF_PLUGIN_DIR` | `/opt/tf-plugins` when it exists |
+| API key required by the local API | `PIPELINE_API_KEY_REQUIRED` (`true`/`false`) | `true` |
 
 `LOCALSTACK_FS` holds what `make setup` installs for LocalStack (its Kinesis engine); each stack runs LocalStack on
 a filesystem root of its own under the state dir (`localstack_root`), which shares only that package folder: a
@@ -110,6 +111,9 @@ class StackConfig:
     terraform_dir: Path = TERRAFORM_DIR
     region: str = REGION
     localstack_log: str | None = None
+    #: False builds the local API without the API key requirement (`PIPELINE_API_KEY_REQUIRED=false`), so
+    #: unmodified course scripts work; read when `up` applies terraform.
+    api_key_required: bool = True
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> StackConfig:
@@ -132,6 +136,14 @@ class StackConfig:
                 raise ValueError(f"{name}={raw!r} must be a positive integer")
             return int(raw)
 
+        def flag(name: str, default: bool) -> bool:
+            raw = (env.get(name) or "").strip().lower()
+            if raw == "":
+                return default
+            if raw not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError(f"{name}={raw!r} must be true or false")
+            return raw in ("true", "1", "yes")
+
         config = cls(
             state_dir=settings.default_state_dir(env),
             user_id=resolve_user_id(env),
@@ -145,6 +157,7 @@ class StackConfig:
             localstack_fs=Path(env.get("LOCALSTACK_FS") or REPO_ROOT / ".cache/localstack/filesystem"),
             tf_plugin_dir=default_tf_plugin_dir(env),
             localstack_log=env.get("PIPELINE_LOCALSTACK_LOG") or None,
+            api_key_required=flag("PIPELINE_API_KEY_REQUIRED", True),
         )
         return replace(config, **overrides) if overrides else config  # type: ignore[arg-type]
 

@@ -88,7 +88,8 @@ def drop_state(config: StackConfig) -> None:
 
 
 def variables(config: StackConfig, rest_proxy_url: str | None = None) -> list[str]:
-    """`-var` flags: the user id, this stack's LocalStack, and where the API forwards `/topics` to."""
+    """`-var` flags: the user id, this stack's LocalStack, where the API forwards `/topics` to, and whether the
+    API requires its key."""
     return [
         "-var",
         f"user_id={config.user_id}",
@@ -96,6 +97,8 @@ def variables(config: StackConfig, rest_proxy_url: str | None = None) -> list[st
         f"localstack_endpoint={config.localstack_url}",
         "-var",
         f"rest_proxy_url={rest_proxy_url or config.rest_proxy_url}",
+        "-var",
+        f"api_key_required={'true' if config.api_key_required else 'false'}",
     ]
 
 

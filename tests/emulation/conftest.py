@@ -36,7 +36,7 @@ class FakeApi:
     """Accepts `POST /topics/<topic>`, `PUT /streams/<stream>/records` (PutRecords) and `PUT /streams/<stream>/record`
     (PutRecord, the course's call) for the topics/streams of `user_id`, answering as the real API does
     (docs/data-contracts.md 3.3, 3.5): a topic request whose every record failed gets a 500 that still carries the
-    per-record `offsets` (as local_stack/rest_proxy.py does); a failed PutRecord is a 400 with the Kinesis
+    per-record `offsets` (as local_stack/rest_proxy/ does); a failed PutRecord is a 400 with the Kinesis
     `__type`, as API Gateway maps it.
 
     `script(...)` queues whole-request answers returned before normal handling; `record_errors` maps a value
@@ -154,7 +154,9 @@ class FakeApi:
                         )
                 answer = {"offsets": offsets, "key_schema_id": None, "value_schema_id": None}
                 codes = [o["error_code"] for o in offsets]
-                if offsets and all(codes):  # every record failed: 500, offsets included (rest_proxy.py)
+                if offsets and all(
+                    codes
+                ):  # every record failed: 500, offsets included (local_stack/rest_proxy/http_api.py)
                     code = 50003 if 50003 in codes else 50002
                     return self._send(h, 500, {"error_code": code, "message": "Kafka error: boom", **answer})
                 return self._send(h, 200, answer)

@@ -590,7 +590,7 @@ def test_nothing_is_produced_by_rejected_requests(client: Client, topic: str, br
 def test_body_over_the_limit_is_413_and_closes_the_connection(
     client: Client, topic: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(rest_proxy, "MAX_BODY_BYTES", 1024)
+    monkeypatch.setattr(rest_proxy.contract, "MAX_BODY_BYTES", 1024)
     status, body, response = client.request("POST", f"/topics/{topic}", records(["x" * 2000]))
     assert status == 413 and body["error_code"] == 413 and "fewer records" in body["message"]
     assert response.getheader("Connection") == "close"
@@ -793,7 +793,7 @@ def test_connections_beyond_the_cap_get_503_with_retry_after(
             sock.sendall(b"GET / HTTP/1.1\r\n")
             held.append(sock)
         deadline = time.monotonic() + 5
-        while proxy_server._connections < MAX_CONNECTIONS:
+        while proxy_server.open_connections < MAX_CONNECTIONS:
             assert time.monotonic() < deadline
             time.sleep(0.01)
         status, headers, body, elapsed = raw_exchange(proxy, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -804,10 +804,62 @@ def test_connections_beyond_the_cap_get_503_with_retry_after(
         for sock in held:
             sock.close()
     deadline = time.monotonic() + 5
-    while proxy_server._connections:  # the held ones are gone: served again
+    while proxy_server.open_connections:  # the held ones are gone: served again
         assert time.monotonic() < deadline
         time.sleep(0.01)
     assert raw_exchange(proxy, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")[:3:2] == (200, {})
+
+
+def test_200_slow_connections_neither_starve_a_valid_post_nor_outlive_the_request_timeout(
+    broker: TansuBroker, topic: str
+) -> None:
+    """Slowloris (issue 18): 200 connections hold partial requests (half stop inside the headers, half inside
+    the body); a valid POST meanwhile is served (or refused with 503 and Retry-After, never dropped unanswered),
+    and every partial request is answered 408 and closed within the request timeout."""
+    timeout = 3.0
+    server = make_server("127.0.0.1", 0, broker.bootstrap, request_timeout=timeout, idle_timeout=30)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    slow: list[socket.socket] = []
+    try:
+        opened = time.monotonic()
+        for i in range(200):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+            if i % 2:
+                sock.sendall(_post_head(topic, "Content-Length: 1000\r\n") + b'{"records":')
+            else:
+                sock.sendall(f"POST /topics/{topic} HTTP/1.1\r\nHost: x\r\nContent-".encode())
+            slow.append(sock)
+        deadline = time.monotonic() + 5
+        while server.open_connections < 200:
+            assert time.monotonic() < deadline, f"only {server.open_connections} connections open"
+            time.sleep(0.01)
+
+        client = Client(port)
+        started = time.monotonic()
+        status, body, response = client.request("POST", f"/topics/{topic}", records([{"ind": 1}]))
+        client.close()
+        assert time.monotonic() - started < 2
+        if status == 503:
+            assert response.getheader("Retry-After") == "1"
+        else:
+            assert status == 200 and body["offsets"][0]["offset"] == 0
+
+        statuses = []
+        for sock in slow:
+            answer, _, payload = _read_response(sock)
+            statuses.append((answer, payload["error_code"]))
+            assert sock.recv(1) == b""  # and closed
+        closed_after = time.monotonic() - opened
+        assert statuses == [(408, 408)] * 200
+        assert closed_after < timeout + 3  # the last one opened about 0.3 s after the first
+    finally:
+        for sock in slow:
+            sock.close()
+        server.shutdown()
+        server.server_close()
+        server.gateway.close(5)
+    assert [json.loads(m.value()) for m in read_back(broker.bootstrap, topic, 0, 1)] == [{"ind": 1}]
 
 
 # --- broker failures ---------------------------------------------------------------------------------------------
@@ -969,7 +1021,8 @@ def _block_next_batch(handle: Any, topic: str, offset: int) -> None:
     """Make Tansu's next batch write of `topic` fail: its object (written with If-None-Match) already exists."""
     s3 = handle.s3()
     bucket = handle.config.tansu_bucket
-    listing = s3.list_objects_v2(Bucket=bucket, Prefix="clusters/").get("Contents", [])
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="clusters/")
+    listing = [o for page in pages for o in page.get("Contents", [])]  # past 1,000 keys on a well-used stack
     marker = f"/topics/{topic}/partitions/0000000000/records/"
     (prefix,) = {o["Key"].split(marker)[0] for o in listing if marker in o["Key"]}
     s3.put_object(Bucket=bucket, Key=f"{prefix}{marker}{offset:020d}.batch", Body=b"not a batch")

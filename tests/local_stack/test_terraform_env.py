@@ -25,11 +25,20 @@ def test_variables_point_the_environment_at_this_stack() -> None:
         "-var", "user_id=alice",
         "-var", "localstack_endpoint=http://127.0.0.1:14566",
         "-var", "rest_proxy_url=http://127.0.0.1:18082",
+        "-var", "api_key_required=true",
     ]  # fmt: skip
-    assert (
-        terraform_env.variables(config, "http://rest-proxy:8082")[-1]
-        == "rest_proxy_url=http://rest-proxy:8082"
+    assert "rest_proxy_url=http://rest-proxy:8082" in terraform_env.variables(
+        config, "http://rest-proxy:8082"
     )
+
+
+def test_the_api_key_requirement_follows_pipeline_api_key_required() -> None:
+    assert StackConfig.from_env({}).api_key_required is True
+    assert StackConfig.from_env({"PIPELINE_API_KEY_REQUIRED": "false"}).api_key_required is False
+    config = StackConfig.from_env({"PIPELINE_API_KEY_REQUIRED": "False"})
+    assert terraform_env.variables(config)[-1] == "api_key_required=false"
+    with pytest.raises(ValueError, match="PIPELINE_API_KEY_REQUIRED"):
+        StackConfig.from_env({"PIPELINE_API_KEY_REQUIRED": "maybe"})
 
 
 def test_outputs_are_unwrapped_sensitive_ones_included() -> None:

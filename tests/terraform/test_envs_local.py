@@ -102,7 +102,8 @@ def test_api_has_the_routes_and_every_method_needs_a_key(aws, outputs: dict[str,
         "/streams": {"GET"},
         "/streams/{stream-name}": {"GET", "POST", "DELETE"},
         "/streams/{stream-name}/record": {"PUT"},
-        "/streams/{stream-name}/records": {"PUT"},
+        "/streams/{stream-name}/records": {"PUT", "GET"},
+        "/streams/{stream-name}/sharditerator": {"GET"},
     }
     assert all(m["apiKeyRequired"] for per_path in methods.values() for m in per_path.values())
 

@@ -149,6 +149,7 @@ module "api_gateway" {
   manage_account_cloudwatch_role = var.api.manage_account_cloudwatch_role
   cloudwatch_role_arn            = module.iam.api_gateway_cloudwatch_role_arn
   usage_plan                     = { quota_limit = var.api.quota_per_day, quota_period = "DAY" }
+  api_key_required               = var.api.key_required
 }
 
 module "mwaa" {

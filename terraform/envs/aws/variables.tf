@@ -97,11 +97,12 @@ variable "kinesis_stream_mode" {
 }
 
 variable "api" {
-  description = "API Gateway settings: stage name, and whether this deployment sets the account-wide API Gateway CloudWatch role (access logs need one per account and region)."
+  description = "API Gateway settings: stage name, whether this deployment sets the account-wide API Gateway CloudWatch role (access logs need one per account and region), the API key's daily quota, and whether the API key is required (`key_required`, default true: false opens the API to anyone who has its URL)."
   type = object({
     stage_name                     = optional(string, "dev")
     manage_account_cloudwatch_role = optional(bool, true)
     quota_per_day                  = optional(number)
+    key_required                   = optional(bool, true)
   })
   default  = {}
   nullable = false

@@ -49,4 +49,8 @@ module "api_gateway" {
   cloudwatch_role_arn = module.iam.api_gateway_cloudwatch_role_arn
 
   manage_account_cloudwatch_role = true
+
+  api_key_required = var.api_key_required
+  invoke_scheme    = "http"
+  invoke_base_path = "/_aws/execute-api/{api_id}/{stage}" # LocalStack's invoke URL path
 }

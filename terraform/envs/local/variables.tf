@@ -30,3 +30,10 @@ variable "region" {
   type        = string
   default     = "us-east-1"
 }
+
+variable "api_key_required" {
+  description = "Require the API key on every method (`PIPELINE_API_KEY_REQUIRED=false make local-up` sets false: unmodified course scripts then need no key)."
+  type        = bool
+  default     = true
+  nullable    = false
+}

@@ -1,5 +1,6 @@
 # The ingest REST API, defined once in openapi.json.tftpl: `/{proxy+}` proxied to the Kafka REST Proxy (batch
-# path) and `/streams/...` mapped onto Kinesis (stream path). Every method needs an API key; the stage has
+# path) and `/streams/...` mapped onto Kinesis (stream path). Every method needs an API key (unless
+# api_key_required is false); the stage has
 # access logs, throttling and a usage plan; a new deployment is made exactly when the OpenAPI body changes.
 
 data "aws_region" "current" {}
@@ -12,6 +13,9 @@ locals {
     rest_proxy_url   = var.rest_proxy_url
     vpc_link_id      = var.vpc_link_id
     kinesis_role_arn = var.kinesis_role_arn
+    api_key_required = var.api_key_required
+    invoke_scheme    = var.invoke_scheme
+    invoke_base_path = var.invoke_base_path
     region           = data.aws_region.current.name
     partition        = data.aws_partition.current.partition
   })

@@ -143,3 +143,32 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "api_key_required" {
+  description = "Require the API key (x-api-key header) on every method. False builds a course-compatible API whose unmodified scripts need no key (stage throttling still applies); keep true anywhere reachable by others."
+  type        = bool
+  default     = true
+  nullable    = false
+}
+
+variable "invoke_scheme" {
+  description = "Scheme of the invoke URL, sent to the REST Proxy (X-Forwarded-Proto) for the consumer API's base_uri."
+  type        = string
+  default     = "https"
+
+  validation {
+    condition     = contains(["http", "https"], var.invoke_scheme)
+    error_message = "invoke_scheme must be http or https."
+  }
+}
+
+variable "invoke_base_path" {
+  description = "Path of the invoke URL before the API's own paths, sent to the REST Proxy (X-Forwarded-Prefix) for the consumer API's base_uri; the proxy fills in `{api_id}` and `{stage}`. `/{stage}` on AWS; `/_aws/execute-api/{api_id}/{stage}` on LocalStack."
+  type        = string
+  default     = "/{stage}"
+
+  validation {
+    condition     = can(regex("^(/[A-Za-z0-9_.{}-]+)*$", var.invoke_base_path))
+    error_message = "invoke_base_path must be empty or /segments of letters, digits, '_', '.', '-' and {api_id}/{stage}."
+  }
+}

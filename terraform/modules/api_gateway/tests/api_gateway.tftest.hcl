@@ -27,6 +27,7 @@ run "openapi_routes_and_integrations" {
   assert {
     condition = toset(keys(jsondecode(aws_api_gateway_rest_api.this.body).paths)) == toset([
       "/{proxy+}", "/streams", "/streams/{stream-name}", "/streams/{stream-name}/record", "/streams/{stream-name}/records",
+      "/streams/{stream-name}/sharditerator",
     ])
     error_message = "The API must have exactly the proxy and the /streams routes."
   }
@@ -53,9 +54,16 @@ run "openapi_routes_and_integrations" {
       uri                 = "http://10.0.1.23:8082/{proxy}"
       connectionType      = "INTERNET"
       passthroughBehavior = "when_no_match"
-      requestParameters   = { "integration.request.path.proxy" = "method.request.path.proxy" }
-      timeoutInMillis     = 29000
-      responses           = { default = { statusCode = "200" } }
+      requestParameters = {
+        "integration.request.path.proxy"                = "method.request.path.proxy"
+        "integration.request.header.X-Forwarded-Host"   = "method.request.header.Host"
+        "integration.request.header.X-Forwarded-Proto"  = "'https'"
+        "integration.request.header.X-Forwarded-Prefix" = "'/{stage}'"
+        "integration.request.header.X-Forwarded-Api-Id" = "context.apiId"
+        "integration.request.header.X-Forwarded-Stage"  = "context.stage"
+      }
+      timeoutInMillis = 29000
+      responses       = { default = { statusCode = "200" } }
     }
     error_message = "/{proxy+} must be an HTTP proxy to the REST Proxy over the internet when no VPC link is given."
   }
@@ -215,4 +223,33 @@ run "rejects_proxy_url_with_path" {
   }
 
   expect_failures = [var.rest_proxy_url]
+}
+
+run "stream_read_routes" {
+  command = plan
+
+  assert {
+    condition = (
+      endswith(jsondecode(aws_api_gateway_rest_api.this.body).paths["/streams/{stream-name}/sharditerator"].get["x-amazon-apigateway-integration"].uri, "kinesis:action/GetShardIterator")
+      && endswith(jsondecode(aws_api_gateway_rest_api.this.body).paths["/streams/{stream-name}/records"].get["x-amazon-apigateway-integration"].uri, "kinesis:action/GetRecords")
+    )
+    error_message = "GET .../sharditerator and GET .../records must map to GetShardIterator and GetRecords."
+  }
+}
+
+run "keyless_api" {
+  command = plan
+
+  variables {
+    api_key_required = false
+  }
+
+  assert {
+    condition = alltrue(flatten([
+      for path, item in jsondecode(aws_api_gateway_rest_api.this.body).paths : [
+        for method, op in item : op.security == [] if method != "parameters"
+      ]
+    ]))
+    error_message = "With api_key_required = false no method may require the API key."
+  }
 }
