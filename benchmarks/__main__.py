@@ -54,12 +54,21 @@ def _rest_proxy_suite() -> list[dict[str, Any]]:
     return rest_proxy.run(Stack().up(), say=lambda line: print(line, file=sys.stderr, flush=True))
 
 
+def _orchestration_suite() -> list[dict[str, Any]]:
+    from benchmarks import orchestration
+    from local_stack.supervisor import Stack
+
+    Stack().up()
+    return orchestration.run(say=lambda line: print(line, file=sys.stderr, flush=True))
+
+
 SUITES: dict[str, Callable[[], list[dict[str, Any]]]] = {
     "emulator": _emulator_suite,
     "notebooks": _notebooks_suite,
     "stream": _stream_suite,
     "reliability": _reliability_suite,
     "rest_proxy": _rest_proxy_suite,
+    "orchestration": _orchestration_suite,
 }
 
 

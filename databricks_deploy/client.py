@@ -9,14 +9,13 @@ target is the local stack's workspace: its host and token come from the stack's 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
-
-from databricks.sdk import WorkspaceClient
-from databricks.sdk.errors import DatabricksError
-from requests.exceptions import RequestException
+from typing import TYPE_CHECKING, TypeVar
 
 from databricks_deploy.discovery import DeployError
 from emulation.config import terraform_outputs
+
+if TYPE_CHECKING:  # the SDK takes seconds to import: only the functions that talk to a workspace import it
+    from databricks.sdk import WorkspaceClient
 
 T = TypeVar("T")
 
@@ -44,6 +43,8 @@ def workspace_client(
     profile: str | None = None, target: str | None = None, host: str | None = None
 ) -> WorkspaceClient:
     """A client of the local workspace (`target` local), else from the SDK's standard configuration."""
+    from databricks.sdk import WorkspaceClient
+
     if target == LOCAL_TARGET:
         local_host, token = local_workspace()
         return WorkspaceClient(host=local_host, token=token, auth_type="pat")
@@ -60,6 +61,9 @@ def with_workspace(
     host: str | None = None,
 ) -> T:
     """Run `action` with a client; API and connection failures become `DeployError`s."""
+    from databricks.sdk.errors import DatabricksError
+    from requests.exceptions import RequestException
+
     client = workspace_client(profile, target, host)
     try:
         return action(client)

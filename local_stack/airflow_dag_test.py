@@ -3,7 +3,10 @@
 `run_dag.py` starts this file by path with `.venv-airflow/bin/python` (it imports nothing of the project, so the
 Airflow venv needs nothing but Airflow and the Databricks provider):
 
-    python local_stack/airflow_dag_test.py --dag-id pinterest_batch --result FILE
+    python local_stack/airflow_dag_test.py --dag-id pinterest_batch --result FILE [--wait]
+
+With `--wait` it imports Airflow (seconds) and then waits for a line `go` on stdin, so the caller can import and
+deploy in the meantime.
 
 AIRFLOW_HOME, the DAG folder, the connection and the Variables come from the environment. The metadata database is
 initialised on the first run only (a marker file in AIRFLOW_HOME). The result is `{"state", "run_id",
@@ -28,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--dag-id", required=True)
     parser.add_argument("--result", required=True, type=Path)
+    parser.add_argument("--wait", action="store_true", help="read `go` from stdin before running the DAG")
     args = parser.parse_args(argv)
 
     home = Path(os.environ["AIRFLOW_HOME"])
@@ -41,6 +45,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from airflow.models import DagBag
 
+    if args.wait:  # Airflow is imported; the caller deploys meanwhile and says when the workspace is ready
+        line = sys.stdin.readline().strip()
+        if line != "go":
+            return 3
     bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"], include_examples=False)
     if bag.import_errors:
         args.result.write_text(json.dumps({"state": "import_error", "errors": bag.import_errors}))

@@ -7,7 +7,7 @@ workspace of the running stack.
 3. Airflow runs in its own venv (`.venv-airflow`) with `AIRFLOW_HOME=<state dir>/airflow` (its SQLite database is
    initialised on the first run and kept), a Databricks connection to the local workspace
    (`AIRFLOW_CONN_DATABRICKS_DEFAULT`), the trigger's polling interval from the Variable
-   `pinterest_polling_seconds` (2 s here; the DAG's default is the provider's 30 s) and `dag.test()`: the DAG
+   `pinterest_polling_seconds` (1 s here; the DAG's default is the provider's 30 s) and `dag.test()`: the DAG
    triggers the batch job by name, the job's run executes the batch notebook on the lake, the check task reads the
    nine counts from the run output.
 4. It prints each task's state and the run's duration, and exits 1 when the DAG run fails (with the failed
@@ -36,7 +36,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DAGS = REPO_ROOT / "airflow" / "dags"
 DAG_ID = "pinterest_batch"
 CHILD = Path(__file__).resolve().parent / "airflow_dag_test.py"
-LOCAL_POLLING_SECONDS = "2"
+LOCAL_POLLING_SECONDS = "1"
 BATCH_JOB = "pinterest_batch"
 
 
@@ -59,6 +59,19 @@ class DagRunResult:
     @property
     def ok(self) -> bool:
         return self.state == "success"
+
+    def as_dict(self) -> dict[str, Any]:
+        """The result as JSON-ready data (`--json`)."""
+        return {
+            "dag_id": DAG_ID,
+            "state": self.state,
+            "tasks": self.tasks,
+            "wall_seconds": round(self.wall_seconds, 3),
+            "airflow_seconds": self.airflow_seconds,
+            "databricks_run": self.databricks_run,
+            "prepared": self.prepared,
+            "log": str(self.log) if self.log else None,
+        }
 
     def summary(self) -> str:
         lines = [f"{'task':<16} {'state':<10} {'seconds':>8}"]
@@ -145,9 +158,11 @@ def run_dag(
     state_dir: Path | None = None,
     echo: Any = print,
 ) -> DagRunResult:
-    """One run of the DAG under Airflow against the local workspace; see the module docstring."""
-    from databricks.sdk import WorkspaceClient
+    """One run of the DAG under Airflow against the local workspace; see the module docstring.
 
+    Airflow's process starts first and imports Airflow while this one checks (and if need be imports and deploys)
+    the workspace; then it is told to go.
+    """
     from databricks_deploy.bundle import load_bundle
     from databricks_deploy.client import local_workspace
     from databricks_deploy.discovery import DeployError
@@ -159,13 +174,10 @@ def run_dag(
     except DeployError as exc:
         raise RunDagError(str(exc)) from exc
     python = airflow_python()
-    client = WorkspaceClient(host=host, token=token, auth_type="pat")
-    prepared = prepare(client, echo) if deploy else []
 
     home = state / "airflow"
-    home.mkdir(parents=True, exist_ok=True)
     logs = home / "runs"
-    logs.mkdir(exist_ok=True)
+    logs.mkdir(parents=True, exist_ok=True)
     env = {
         k: v
         for k, v in os.environ.items()
@@ -192,21 +204,33 @@ def run_dag(
     )
 
     log = logs / f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}.log"
-    before = int(time.time() * 1000)
-    echo(f"running DAG {DAG_ID} under Airflow ({python.parent.parent.name}, AIRFLOW_HOME={home}); log {log}")
     with tempfile.TemporaryDirectory() as tmp, log.open("w") as out:
         result_file = Path(tmp) / "result.json"
-        done = subprocess.run(
-            [str(python), str(CHILD), "--dag-id", DAG_ID, "--result", str(result_file)],
+        child = subprocess.Popen(
+            [str(python), str(CHILD), "--dag-id", DAG_ID, "--result", str(result_file), "--wait"],
             env=env,
             cwd=REPO_ROOT,
+            stdin=subprocess.PIPE,
             stdout=out,
             stderr=subprocess.STDOUT,
-            check=False,
+            text=True,
         )
+        try:
+            from databricks.sdk import WorkspaceClient
+
+            client = WorkspaceClient(host=host, token=token, auth_type="pat")
+            prepared = prepare(client, echo) if deploy else []
+        except BaseException:
+            child.communicate("stop\n", timeout=60)
+            raise
+        before = int(time.time() * 1000)
+        echo(
+            f"running DAG {DAG_ID} under Airflow ({python.parent.parent.name}, AIRFLOW_HOME={home}); log {log}"
+        )
+        child.communicate("go\n")
         if not result_file.exists():
             tail = "\n".join(log.read_text().splitlines()[-20:])
-            raise RunDagError(f"Airflow exited with status {done.returncode} before the DAG ran:\n{tail}")
+            raise RunDagError(f"Airflow exited with status {child.returncode} before the DAG ran:\n{tail}")
         data = json.loads(result_file.read_text())
     if data["state"] == "import_error":
         raise RunDagError(f"the DAG does not load: {data['errors']}")
@@ -265,6 +289,9 @@ def main(argv: list[str] | None = None) -> int:
         help="an Airflow Variable for this run (say pinterest_check_results=false); repeatable",
     )
     parser.add_argument("--no-deploy", action="store_true", help="do not import or deploy, even when missing")
+    parser.add_argument(
+        "--json", type=Path, help="also write the result (tasks, durations, Databricks run) here"
+    )
     args = parser.parse_args(argv)
     variables = {}
     for pair in args.variable:
@@ -278,6 +305,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(result.summary())
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result.as_dict(), indent=2) + "\n")
     if not result.ok:
         print(f"error: the DAG run failed (Airflow's log: {result.log})", file=sys.stderr)
         return 1
