@@ -103,7 +103,7 @@ emulate-batch: local-up ## Post the source tables through the API to the Kafka t
 emulate-stream: local-up ## Put the source tables into the Kinesis streams through the API (ARGS="--rows 1000 ...")
 	$(PY) -m emulation stream $(ARGS)
 
-demo: $(VENV)/.installed $(LS_VENV)/.installed $(KINESIS_LOCAL)/.installed $(SPARK_ARCHIVE) ## One command: local-up, seed, both paths (API -> Kafka -> lake -> batch notebook; API -> Kinesis -> stream notebook -> Delta), print what landed
+demo: $(VENV)/.installed $(LS_VENV)/.installed $(KINESIS_LOCAL)/.installed $(AF_VENV)/.installed $(SPARK_ARCHIVE) ## One command: local-up, seed, both paths (API -> Kafka -> lake -> Airflow DAG -> batch job -> batch notebook; API -> Kinesis -> stream notebook -> Delta), print what landed and the DAG's task states
 	$(PY) -m local_stack.demo
 
 run-batch: $(VENV)/.installed $(SPARK_ARCHIVE) ## Run the batch notebook on local Spark: LAKE=<dir|s3://...> USER_ID=<id> OUT=<dir>

@@ -112,7 +112,7 @@ def connection(host: str, token: str) -> str:
     )
 
 
-def prepare(client: Any, echo: Any = print) -> list[str]:
+def prepare(client: Any, echo: Any = print, user_id: str | None = None) -> list[str]:
     """Import the notebooks and deploy the jobs (the make targets' code) when the workspace lacks them."""
     from databricks.sdk.errors import NotFound
 
@@ -120,7 +120,8 @@ def prepare(client: Any, echo: Any = print) -> list[str]:
     from databricks_deploy.bundle import load_bundle
     from databricks_deploy.job import find_job
 
-    bundle = load_bundle(target="local", variables=_user_var())
+    user = _user_var(user_id)
+    bundle = load_bundle(target="local", variables=user)
     batch = bundle.jobs[BATCH_JOB]
     done: list[str] = []
     missing = []
@@ -141,14 +142,18 @@ def prepare(client: Any, echo: Any = print) -> list[str]:
         echo(
             f"the local workspace has no job {batch.name!r}: deploying the bundle (make deploy-job TARGET=local)"
         )
-        if deploy_main(["deploy-job", "--target", "local"]) != 0:
+        if (
+            deploy_main(["deploy-job", "--target", "local", *(f"--var=user_id={v}" for v in user.values())])
+            != 0
+        ):
             raise RunDagError("deploying the jobs failed (see above)")
         done.append("deploy-job")
     return done
 
 
-def _user_var() -> dict[str, str]:
-    return {"user_id": os.environ["USER_ID"]} if os.environ.get("USER_ID") else {}
+def _user_var(user_id: str | None = None) -> dict[str, str]:
+    user_id = user_id or os.environ.get("USER_ID")
+    return {"user_id": user_id} if user_id else {}
 
 
 def run_dag(
@@ -157,6 +162,7 @@ def run_dag(
     deploy: bool = True,
     state_dir: Path | None = None,
     echo: Any = print,
+    user_id: str | None = None,
 ) -> DagRunResult:
     """One run of the DAG under Airflow against the local workspace; see the module docstring.
 
@@ -194,13 +200,14 @@ def run_dag(
             "AIRFLOW_VAR_PINTEREST_RETRIES": str(retries),
         }
     )
-    if os.environ.get("USER_ID"):
-        env["AIRFLOW_VAR_PINTEREST_USER_ID"] = os.environ["USER_ID"]
+    user = _user_var(user_id)
+    if user:
+        env["AIRFLOW_VAR_PINTEREST_USER_ID"] = user["user_id"]
     for name, value in (variables or {}).items():
         env[f"AIRFLOW_VAR_{name.upper()}"] = value
     job_name = (
         env.get("AIRFLOW_VAR_PINTEREST_JOB_NAME")
-        or load_bundle(target="local", variables=_user_var()).jobs[BATCH_JOB].name
+        or load_bundle(target="local", variables=user).jobs[BATCH_JOB].name
     )
 
     log = logs / f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}.log"
@@ -219,7 +226,7 @@ def run_dag(
             from databricks.sdk import WorkspaceClient
 
             client = WorkspaceClient(host=host, token=token, auth_type="pat")
-            prepared = prepare(client, echo) if deploy else []
+            prepared = prepare(client, echo, user_id) if deploy else []
         except BaseException:
             child.communicate("stop\n", timeout=60)
             raise
