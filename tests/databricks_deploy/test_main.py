@@ -120,7 +120,7 @@ def test_development_target_dry_run_shows_the_personal_prefix(aws_outputs, capsy
 
 
 def test_instance_profile_and_region_come_from_the_terraform_outputs(aws_outputs, capsys):
-    aws_outputs(databricks_instance_profile_arn=ARN, region="eu-west-1", api_key="hidden")
+    aws_outputs(databricks_instance_profile_arn=ARN, region="eu-west-1", api_key="fake-api-key")
     assert main(["deploy-job", "--dry-run", "-t", "prod"]) == 0
     out = capsys.readouterr()
     jobs = dry_run_settings(out.out)
@@ -130,7 +130,7 @@ def test_instance_profile_and_region_come_from_the_terraform_outputs(aws_outputs
         jobs["demo-pinterest-stream"]["tasks"][0]["notebook_task"]["base_parameters"]["region"] == "eu-west-1"
     )
     assert "databricks_instance_profile_arn" in out.err
-    assert "hidden" not in out.out + out.err
+    assert "fake-api-key" not in out.out + out.err
 
     flag = "arn:aws:iam::1:instance-profile/other"
     assert main(["deploy-job", "--dry-run", "-t", "prod", "--var", f"instance_profile_arn={flag}"]) == 0
