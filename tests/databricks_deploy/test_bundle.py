@@ -186,3 +186,22 @@ def test_an_unknown_target_or_variable_is_an_error(bundle_copy):
     with pytest.raises(BundleError, match="declares no variable 'colour'"):
         edit(bundle_copy / "resources" / "pinterest.jobs.yml", "${var.lake_access}", "${var.colour}")
         load_bundle(bundle_copy, "local")
+
+
+def test_the_dag_names_the_bundles_batch_job_and_copies_none_of_its_settings():
+    dag = (REPO_ROOT / "airflow" / "dags" / "pinterest_batch.py").read_text()
+    job = load_bundle(target="local", variables={"user_id": "jane.doe"}).jobs["pinterest_batch"]
+    assert job.name == "jane.doe-pinterest-batch"
+    assert (
+        "~ '-pinterest-batch'" in dag
+        and "f\"{get('pinterest_user_id', DEFAULT_USER_ID)}-pinterest-batch\"" in dag
+    )
+    for setting in (
+        "spark_version",
+        "node_type",
+        "num_workers",
+        "notebook_path",
+        "base_parameters",
+        "18.0.x",
+    ):
+        assert setting not in dag, f"the DAG repeats the bundle's {setting}"

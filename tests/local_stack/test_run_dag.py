@@ -38,7 +38,13 @@ REPO = Path(__file__).resolve().parents[2]
 FALLBACK_RUNNER = REPO / "tests" / "databricks_local" / "workspace" / "fallback_runner.py"
 USER = "dagtest"
 #: Settings a Databricks workspace adds to every job it stores.
-SERVER_DEFAULTS = {"format", "email_notifications", "webhook_notifications", "notification_settings", "run_as"}
+SERVER_DEFAULTS = {
+    "format",
+    "email_notifications",
+    "webhook_notifications",
+    "notification_settings",
+    "run_as",
+}
 FAILING = (
     "# Databricks notebook source\nraise ValueError('the lake is on fire: no topics under s3://nowhere')\n"
 )

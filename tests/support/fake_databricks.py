@@ -279,7 +279,9 @@ class FakeDatabricks:
     def ws_export(self, params: dict[str, Any]) -> dict[str, Any]:
         obj = self._get(params)
         if obj["object_type"] not in ("NOTEBOOK", "FILE"):
-            raise ApiError(400, "INVALID_PARAMETER_VALUE", "Only notebooks and files can be exported by this fake.")
+            raise ApiError(
+                400, "INVALID_PARAMETER_VALUE", "Only notebooks and files can be exported by this fake."
+            )
         return {"content": obj["content"], "file_type": "py"}
 
     # jobs
