@@ -37,7 +37,7 @@ from typing import Any
 from databricks_local import runtime
 from databricks_local.adapter import SparkProxy, install_local_sources
 from databricks_local.cluster import Cluster
-from databricks_local.dbutils import LocalDbutils, NotebookExit, NotebookUtils, TaskValues
+from databricks_local.dbutils import LocalDbutils, NotebookExit, NotebookUtils, StrictView, TaskValues
 from databricks_local.display import make_display, make_display_html
 from databricks_local.lake import S3Mirror
 from databricks_local.source import NOTEBOOK_SUFFIXES, Cell, NotebookFormatError, read_notebook
@@ -45,6 +45,8 @@ from databricks_local.source import NOTEBOOK_SUFFIXES, Cell, NotebookFormatError
 UNSUPPORTED_MAGICS = {"sh", "scala", "r", "conda", "lsmagic", "sx"}
 WORKSPACE_ROOTS = ("Users", "Repos", "Shared", "Workspace")
 MAX_RUN_DEPTH = 20
+#: Packages a notebook run never forgets (see `_on_sys_path`): the runtime and this repository's local stack.
+RUNTIME_PACKAGES = {"databricks_local", "local_stack", "dbruntime"}
 
 
 class NotebookError(RuntimeError):
@@ -124,7 +126,7 @@ def make_namespace(
 
     dbutils = LocalDbutils(widgets, mirror, environ, notebook=notebook, task_values=task_values)
     if fs is not None:
-        dbutils.fs = fs
+        dbutils.fs = fs if isinstance(fs, StrictView) else StrictView(fs, "dbutils.fs")
     display_html = make_display_html() if display is None else make_display_html(printer=display)
     display = display or make_display()
     _install_local_sources(spark)
@@ -202,6 +204,9 @@ class _Context:
         try:
             with namespace["dbutils"].widgets.arguments(arguments):
                 self.execute(target, run, session)
+            if not self.cluster.available_now:
+                with self.cluster.attach(session):
+                    self.cluster.wait_for_streams(session)
         except NotebookError as error:
             raise WorkflowException(f"notebook {path} ({target}) failed: {error}") from error
         finally:
@@ -524,17 +529,25 @@ def _with_suffixes(base: Path) -> list[Path]:
 
 @contextlib.contextmanager
 def _on_sys_path(*folders: Path) -> Iterator[None]:
-    added = []
-    for folder in dict.fromkeys(str(f.absolute()) for f in folders):
-        if folder not in sys.path:
-            sys.path.insert(0, folder)
-            added.append(folder)
+    """The folders on `sys.path` for the block; modules it imported from them are forgotten afterwards (each
+    Databricks notebook has a Python process of its own, so the next notebook imports them afresh)."""
+    roots = list(dict.fromkeys(str(f.absolute()) for f in folders))
+    added = [folder for folder in roots if folder not in sys.path]
+    for folder in reversed(added):
+        sys.path.insert(0, folder)
+    before = set(sys.modules)
     try:
         yield
     finally:
         for folder in added:
             with contextlib.suppress(ValueError):
                 sys.path.remove(folder)
+        for name in set(sys.modules) - before:
+            origin = getattr(sys.modules.get(name), "__file__", None) or ""
+            if name.split(".")[0] in RUNTIME_PACKAGES or origin.startswith((sys.prefix, sys.base_prefix)):
+                continue  # the runtime's own modules and installed packages stay
+            if any(origin.startswith(root + "/") for root in roots):
+                del sys.modules[name]
 
 
 @contextlib.contextmanager
