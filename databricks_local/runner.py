@@ -6,7 +6,8 @@
   `%sh`, `%scala`, `%r` fail saying they cannot run locally.
 * `%run <path> [$name="value" ...]` runs that notebook in the caller's globals and session, its widgets set to the
   arguments; `dbutils.notebook.run(path, timeout_seconds, arguments)` runs it in its own session and globals and
-  returns its `dbutils.notebook.exit` value ("" without one); a failure raises `WorkflowException` naming it.
+  returns its `dbutils.notebook.exit` value ("" without one); a failure, or `timeout_seconds` (0: none) running
+  out, raises `WorkflowException` naming it.
   Paths: relative to the calling notebook; absolute workspace paths (`/Users/<email>/...`, `/Workspace/...`,
   `/Repos/...`, `/Shared/...`) in the local workspace root (`workspace`, default the top notebook's folder): the
   longest tail of the path that exists there (`/Users/me@x.com/proj/nb` -> `<ws>/Users/me@x.com/proj/nb`, else
@@ -23,11 +24,14 @@ several one after another on one cluster, each in its own session, and reports e
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import re
 import shlex
 import sys
+import threading
 import time
 import traceback
+import uuid
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -201,14 +205,22 @@ class _Context:
         )
         run = NotebookRun(namespace)
         self.log(f"dbutils.notebook.run {target} {dict(arguments)}")
-        try:
+
+        def child() -> None:
             with namespace["dbutils"].widgets.arguments(arguments):
                 self.execute(target, run, session)
             if not self.cluster.available_now:
                 with self.cluster.attach(session):
                     self.cluster.wait_for_streams(session)
+
+        try:
+            _with_timeout(float(timeout_seconds or 0), session.sparkContext, child)
         except NotebookError as error:
             raise WorkflowException(f"notebook {path} ({target}) failed: {error}") from error
+        except NotebookTimeout:
+            raise WorkflowException(
+                f"notebook {path} ({target}) timed out after {timeout_seconds} s (timeout_seconds)"
+            ) from None
         finally:
             self.cluster.stop_streams(session)
         return "" if run.exit_value is None else run.exit_value
@@ -277,6 +289,45 @@ class _Context:
             return resolve_notebook(parts[0], path.parent, self.workspace_for(path)), arguments
         except FileNotFoundError as error:
             raise NotebookError(path, cell, f"%run target {parts[0]!r} not found ({error})") from None
+
+
+class NotebookTimeout(BaseException):
+    """Raised in the thread of a `dbutils.notebook.run` whose `timeout_seconds` ran out."""
+
+
+def _with_timeout(seconds: float, sc: Any, body: Callable[[], None]) -> None:
+    """Run `body`; after `seconds` (0: never) raise `NotebookTimeout` in it and cancel its Spark jobs."""
+    if seconds <= 0:
+        body()
+        return
+    thread_id = threading.get_ident()
+    group = f"notebook-run-{uuid.uuid4().hex[:12]}"
+    lock, state = threading.Lock(), {"done": False, "fired": False}
+
+    def fire() -> None:
+        with lock:
+            if state["done"]:
+                return
+            state["fired"] = True
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                ctypes.c_ulong(thread_id), ctypes.py_object(NotebookTimeout)
+            )
+        with contextlib.suppress(Exception):
+            sc.cancelJobGroup(group)
+
+    timer = threading.Timer(seconds, fire)
+    timer.daemon = True
+    sc.setJobGroup(group, "dbutils.notebook.run", interruptOnCancel=True)
+    timer.start()
+    try:
+        body()
+    finally:
+        timer.cancel()
+        with lock:
+            state["done"] = True
+            if state["fired"]:  # drop a timeout still pending for this thread
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), None)
+        sc.setLocalProperty("spark.jobGroup.id", None)
 
 
 def resolve_notebook(reference: str, caller_dir: Path, workspace: Path) -> Path:

@@ -147,6 +147,8 @@ def test_run_with_arguments_and_notebook_run_of_workspace_paths(spark: Any) -> N
     assert failure.startswith("WorkflowException: notebook ./Broken")
     assert "dbutils.credentials is not supported by the local Databricks runtime" in failure
     assert "Broken.py line 8" in failure
+    assert namespace["timeout_failure"].startswith("WorkflowException: notebook Slow")
+    assert "timed out after 1 s" in namespace["timeout_failure"]
 
 
 @pytest.mark.spark
