@@ -51,6 +51,7 @@ WORKSPACE_ROOTS = ("Users", "Repos", "Shared", "Workspace")
 MAX_RUN_DEPTH = 20
 #: Packages a notebook run never forgets (see `_on_sys_path`): the runtime and this repository's local stack.
 RUNTIME_PACKAGES = {"databricks_local", "local_stack", "dbruntime"}
+INTERRUPTED = "interrupted (Ctrl-C)"
 
 
 class NotebookError(RuntimeError):
@@ -428,23 +429,19 @@ def run_notebooks(
                 result = NotebookResult(
                     str(path), "SUCCESS", run.exit_value, None, None, time.perf_counter() - started, run
                 )
-            except KeyboardInterrupt:
-                cluster.stop_streams(session)
-                results.append(
-                    NotebookResult(
-                        str(path),
-                        "FAILED",
-                        None,
-                        "interrupted (Ctrl-C)",
-                        None,
-                        time.perf_counter() - started,
-                        run,
+            except BaseException as error:
+                interrupted = isinstance(error, KeyboardInterrupt) or cluster.interrupted
+                if not interrupted and not isinstance(error, Exception):
+                    raise
+                if interrupted:  # a Ctrl-C inside a Spark call arrives as a Py4J error
+                    cluster.stop_streams(session)
+                    result = NotebookResult(
+                        str(path), "FAILED", None, INTERRUPTED, None, time.perf_counter() - started, run
                     )
-                )
-                if on_result:
-                    on_result(results[-1])
-                raise
-            except Exception as error:
+                    results.append(result)
+                    if on_result:
+                        on_result(result)
+                    raise KeyboardInterrupt from None
                 cause = error.__cause__ if isinstance(error, NotebookError) and error.__cause__ else error
                 trace = "".join(traceback.format_exception(cause))
                 result = NotebookResult(

@@ -190,6 +190,7 @@ def _run(args: argparse.Namespace) -> int:
             _write_result(args.result, results)
 
     cluster = Cluster(available_now=args.available_now)
+    cluster.handle_ctrl_c()
     try:
         run_notebooks(
             args.notebook,

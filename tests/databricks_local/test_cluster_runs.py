@@ -194,20 +194,62 @@ def test_cli_runs_several_notebooks_and_writes_the_result_file(tmp_path: Path) -
     done = cli(
         "run",
         "--quiet",
+        "--available-now",
         "--widget",
         f"source={PINS}",
         "--result",
         str(result_file),
         str(COURSE / "Clean Pin Data.py"),
         str(COURSE / "Broken.py"),
+        str(COURSE / "Stream Pins.py"),
     )
     assert done.returncode == 1, done.stderr[-2000:]
     assert "Traceback" not in done.stderr
     assert stat.S_IMODE(result_file.stat().st_mode) == 0o600
-    clean, broken = json.loads(result_file.read_text())
+    clean, broken, stream = json.loads(result_file.read_text())
+    assert (stream["state"], stream["exit_value"]) == ("SUCCESS", "5")  # the continuous query was drained
     assert set(clean) == {"notebook", "state", "exit_value", "error", "trace", "seconds"}
     assert (clean["state"], clean["exit_value"], clean["error"]) == ("SUCCESS", None, None)
     assert clean["notebook"].endswith("Clean Pin Data.py") and clean["seconds"] > 0
     assert broken["state"] == "FAILED"
     assert "dbutils.credentials is not supported" in broken["error"] and "Broken.py line 8" in broken["error"]
     assert "NotSupportedLocally" in broken["trace"]
+
+
+@pytest.mark.spark
+def test_cli_without_available_now_waits_for_a_continuous_query_until_ctrl_c(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    result_file = tmp_path / "result.json"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "local_stack.notebook_runner",
+            "run",
+            "--widget",
+            f"source={PINS}",
+            "--result",
+            str(result_file),
+            str(COURSE / "Stream Pins.py"),
+        ],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        for line in process.stderr:  # the runner logs each cell as it starts it
+            if "cell 6" in line:  # dbutils.notebook.exit: the query keeps the run going, as on Databricks
+                break
+        time.sleep(3)
+        assert process.poll() is None, "the run ended although its query is still running"
+        process.send_signal(signal.SIGINT)
+        rest = process.communicate(timeout=60)[1]
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, rest[-2000:]
+    [outcome] = json.loads(result_file.read_text())
+    assert (outcome["state"], outcome["error"]) == ("FAILED", "interrupted (Ctrl-C)")
