@@ -99,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--workspace",
         type=Path,
+        metavar="DIR",
         help="local workspace root for absolute notebook paths (default: the notebook's folder)",
     )
     run.add_argument(

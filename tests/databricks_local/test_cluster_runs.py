@@ -63,6 +63,19 @@ def test_unsupported_dbutils_calls_name_the_call() -> None:
     assert not hasattr(dbutils.widgets, "nothing")  # hasattr() probes still work
 
 
+def test_task_values_pass_between_the_notebooks_of_a_run() -> None:
+    from databricks_local.dbutils import TaskValues
+
+    store: dict[str, dict[str, Any]] = {}
+    LocalDbutils(environ={}, task_values=TaskValues(store, "ingest")).jobs.taskValues.set("rows", 42)
+    reader = LocalDbutils(environ={}, task_values=TaskValues(store, "report")).jobs.taskValues
+    assert reader.get(taskKey="ingest", key="rows") == 42
+    assert reader.get("ingest", "missing", default=0, debugValue=7) == 0
+    assert reader.get("ingest", "missing", debugValue=7) == 7
+    with pytest.raises(ValueError, match="task 'ingest' has set no value 'missing'"):
+        reader.get("ingest", "missing")
+
+
 def test_secret_store_hook_with_the_environment_as_override() -> None:
     class Store:
         def get(self, scope: str, key: str) -> str | None:
