@@ -8,4 +8,8 @@ Nothing else in the repository knows that it runs locally.
 `display`, `delta` the Delta tables (through the `deltalake` package), `kinesis_source` the `kinesis` streaming
 source, `lake` makes `s3://` paths readable (boto3 sync), `session` holds the fast local Spark settings and
 `source` parses the notebook formats.
+
+`cluster` is the one local cluster (a SparkSession per notebook, the active-session and streaming hooks), `dbutils`
+and `display` are the notebook's `dbutils` and `display`, and `runtime` is the `databricks.sdk.runtime` seam
+(with the `dbruntime` stand-in in `_shim/`).
 """

@@ -53,7 +53,23 @@ class Cluster:
         self.root = session or local_spark()
         self.available_now = available_now
         self.task_values: dict[str, dict[str, Any]] = {}
+        self.interrupted = False
         install_hooks()
+
+    def handle_ctrl_c(self) -> None:
+        """On SIGINT (main thread only): cancel the running Spark jobs, note it, raise KeyboardInterrupt.
+
+        A SIGINT that lands in a Spark call surfaces as a Py4J error rather than KeyboardInterrupt; `interrupted`
+        tells the runner that it was Ctrl-C all the same."""
+        import signal
+
+        def on_interrupt(signum: int, frame: Any) -> None:
+            self.interrupted = True
+            with suppress(Exception):
+                self.root.sparkContext.cancelAllJobs()
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGINT, on_interrupt)
 
     def new_session(self) -> SparkSession:
         """A notebook's own session: shared tables and global temp views, its own temp views and SQL conf."""
@@ -97,9 +113,15 @@ class Cluster:
         """Block until every streaming query of `session` has stopped (Ctrl-C stops them)."""
         try:
             for query in list(session.streams.active):
-                query.awaitTermination()
+                while not query.awaitTermination(1):  # short calls: Ctrl-C lands between them
+                    pass
         except KeyboardInterrupt:
             stop_streams(session)
+            raise
+        except Exception:
+            if self.interrupted:
+                stop_streams(session)
+                raise KeyboardInterrupt from None
             raise
 
     def stop_streams(self, session: SparkSession) -> None:

@@ -56,6 +56,31 @@ class _Strict:
         raise NotSupportedLocally(f"{self._name}.{name}")
 
 
+class StrictView:
+    """Another object (`dbutils.fs`) whose missing public attributes fail naming the call."""
+
+    def __init__(self, target: Any, name: str) -> None:
+        object.__setattr__(self, "_target", target)
+        object.__setattr__(self, "_name", name)
+
+    def __getattr__(self, attr: str) -> Any:
+        try:
+            return getattr(self._target, attr)
+        except AttributeError:
+            if attr.startswith("_"):
+                raise
+            raise NotSupportedLocally(f"{self._name}.{attr}") from None
+
+    def __setattr__(self, attr: str, value: Any) -> None:
+        setattr(self._target, attr, value)
+
+    def __dir__(self) -> list[str]:
+        return dir(self._target)
+
+    def __repr__(self) -> str:
+        return repr(self._target)
+
+
 class WidgetError(KeyError):
     """A widget was read before it was defined (Databricks: InputWidgetNotDefined)."""
 
@@ -271,7 +296,7 @@ class LocalDbutils(_Strict):
 
         self.widgets = Widgets(widgets)
         self.secrets = Secrets(environ)
-        self.fs = FileSystem(mirror or S3Mirror(Path(".cache/notebook_runner/s3")))
+        self.fs = StrictView(FileSystem(mirror or S3Mirror(Path(".cache/notebook_runner/s3"))), "dbutils.fs")
         self.notebook = notebook or NotebookUtils()
         self.jobs = Jobs(task_values or TaskValues())
 

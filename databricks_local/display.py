@@ -49,15 +49,18 @@ def stream_snapshot(df: DataFrame, rows: int = DISPLAY_ROWS, timeout: float = ST
     """What a streaming DataFrame holds right now: drained once into a memory table, then shown."""
     from pyspark.errors import AnalysisException
 
+    from databricks_local.cluster import runtime_query
+
     session = df.sparkSession
     name = f"display_{uuid.uuid4().hex[:12]}"
     writer = df.writeStream.format("memory").queryName(name).trigger(availableNow=True)
-    try:
-        query = writer.outputMode("append").start()
-    except AnalysisException as error:  # an aggregation: only the complete result can be shown
-        if "append" not in str(error).lower():
-            raise
-        query = writer.outputMode("complete").start()
+    with runtime_query():  # this query keeps its own trigger and timeout, whatever --available-now says
+        try:
+            query = writer.outputMode("append").start()
+        except AnalysisException as error:  # an aggregation: only the complete result can be shown
+            if "append" not in str(error).lower():
+                raise
+            query = writer.outputMode("complete").start()
     try:
         if not query.awaitTermination(timeout):
             query.stop()

@@ -6,7 +6,8 @@
   `%sh`, `%scala`, `%r` fail saying they cannot run locally.
 * `%run <path> [$name="value" ...]` runs that notebook in the caller's globals and session, its widgets set to the
   arguments; `dbutils.notebook.run(path, timeout_seconds, arguments)` runs it in its own session and globals and
-  returns its `dbutils.notebook.exit` value ("" without one); a failure raises `WorkflowException` naming it.
+  returns its `dbutils.notebook.exit` value ("" without one); a failure, or `timeout_seconds` (0: none) running
+  out, raises `WorkflowException` naming it.
   Paths: relative to the calling notebook; absolute workspace paths (`/Users/<email>/...`, `/Workspace/...`,
   `/Repos/...`, `/Shared/...`) in the local workspace root (`workspace`, default the top notebook's folder): the
   longest tail of the path that exists there (`/Users/me@x.com/proj/nb` -> `<ws>/Users/me@x.com/proj/nb`, else
@@ -23,11 +24,14 @@ several one after another on one cluster, each in its own session, and reports e
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import re
 import shlex
 import sys
+import threading
 import time
 import traceback
+import uuid
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -37,7 +41,7 @@ from typing import Any
 from databricks_local import runtime
 from databricks_local.adapter import SparkProxy, install_local_sources
 from databricks_local.cluster import Cluster
-from databricks_local.dbutils import LocalDbutils, NotebookExit, NotebookUtils, TaskValues
+from databricks_local.dbutils import LocalDbutils, NotebookExit, NotebookUtils, StrictView, TaskValues
 from databricks_local.display import make_display, make_display_html
 from databricks_local.lake import S3Mirror
 from databricks_local.source import NOTEBOOK_SUFFIXES, Cell, NotebookFormatError, read_notebook
@@ -45,6 +49,9 @@ from databricks_local.source import NOTEBOOK_SUFFIXES, Cell, NotebookFormatError
 UNSUPPORTED_MAGICS = {"sh", "scala", "r", "conda", "lsmagic", "sx"}
 WORKSPACE_ROOTS = ("Users", "Repos", "Shared", "Workspace")
 MAX_RUN_DEPTH = 20
+#: Packages a notebook run never forgets (see `_on_sys_path`): the runtime and this repository's local stack.
+RUNTIME_PACKAGES = {"databricks_local", "local_stack", "dbruntime"}
+INTERRUPTED = "interrupted (Ctrl-C)"
 
 
 class NotebookError(RuntimeError):
@@ -124,7 +131,7 @@ def make_namespace(
 
     dbutils = LocalDbutils(widgets, mirror, environ, notebook=notebook, task_values=task_values)
     if fs is not None:
-        dbutils.fs = fs
+        dbutils.fs = fs if isinstance(fs, StrictView) else StrictView(fs, "dbutils.fs")
     display_html = make_display_html() if display is None else make_display_html(printer=display)
     display = display or make_display()
     _install_local_sources(spark)
@@ -199,11 +206,22 @@ class _Context:
         )
         run = NotebookRun(namespace)
         self.log(f"dbutils.notebook.run {target} {dict(arguments)}")
-        try:
+
+        def child() -> None:
             with namespace["dbutils"].widgets.arguments(arguments):
                 self.execute(target, run, session)
+            if not self.cluster.available_now:
+                with self.cluster.attach(session):
+                    self.cluster.wait_for_streams(session)
+
+        try:
+            _with_timeout(float(timeout_seconds or 0), session.sparkContext, child)
         except NotebookError as error:
             raise WorkflowException(f"notebook {path} ({target}) failed: {error}") from error
+        except NotebookTimeout:
+            raise WorkflowException(
+                f"notebook {path} ({target}) timed out after {timeout_seconds} s (timeout_seconds)"
+            ) from None
         finally:
             self.cluster.stop_streams(session)
         return "" if run.exit_value is None else run.exit_value
@@ -272,6 +290,45 @@ class _Context:
             return resolve_notebook(parts[0], path.parent, self.workspace_for(path)), arguments
         except FileNotFoundError as error:
             raise NotebookError(path, cell, f"%run target {parts[0]!r} not found ({error})") from None
+
+
+class NotebookTimeout(BaseException):
+    """Raised in the thread of a `dbutils.notebook.run` whose `timeout_seconds` ran out."""
+
+
+def _with_timeout(seconds: float, sc: Any, body: Callable[[], None]) -> None:
+    """Run `body`; after `seconds` (0: never) raise `NotebookTimeout` in it and cancel its Spark jobs."""
+    if seconds <= 0:
+        body()
+        return
+    thread_id = threading.get_ident()
+    group = f"notebook-run-{uuid.uuid4().hex[:12]}"
+    lock, state = threading.Lock(), {"done": False, "fired": False}
+
+    def fire() -> None:
+        with lock:
+            if state["done"]:
+                return
+            state["fired"] = True
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                ctypes.c_ulong(thread_id), ctypes.py_object(NotebookTimeout)
+            )
+        with contextlib.suppress(Exception):
+            sc.cancelJobGroup(group)
+
+    timer = threading.Timer(seconds, fire)
+    timer.daemon = True
+    sc.setJobGroup(group, "dbutils.notebook.run", interruptOnCancel=True)
+    timer.start()
+    try:
+        body()
+    finally:
+        timer.cancel()
+        with lock:
+            state["done"] = True
+            if state["fired"]:  # drop a timeout still pending for this thread
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), None)
+        sc.setLocalProperty("spark.jobGroup.id", None)
 
 
 def resolve_notebook(reference: str, caller_dir: Path, workspace: Path) -> Path:
@@ -372,23 +429,19 @@ def run_notebooks(
                 result = NotebookResult(
                     str(path), "SUCCESS", run.exit_value, None, None, time.perf_counter() - started, run
                 )
-            except KeyboardInterrupt:
-                cluster.stop_streams(session)
-                results.append(
-                    NotebookResult(
-                        str(path),
-                        "FAILED",
-                        None,
-                        "interrupted (Ctrl-C)",
-                        None,
-                        time.perf_counter() - started,
-                        run,
+            except BaseException as error:
+                interrupted = isinstance(error, KeyboardInterrupt) or cluster.interrupted
+                if not interrupted and not isinstance(error, Exception):
+                    raise
+                if interrupted:  # a Ctrl-C inside a Spark call arrives as a Py4J error
+                    cluster.stop_streams(session)
+                    result = NotebookResult(
+                        str(path), "FAILED", None, INTERRUPTED, None, time.perf_counter() - started, run
                     )
-                )
-                if on_result:
-                    on_result(results[-1])
-                raise
-            except Exception as error:
+                    results.append(result)
+                    if on_result:
+                        on_result(result)
+                    raise KeyboardInterrupt from None
                 cause = error.__cause__ if isinstance(error, NotebookError) and error.__cause__ else error
                 trace = "".join(traceback.format_exception(cause))
                 result = NotebookResult(
@@ -524,17 +577,25 @@ def _with_suffixes(base: Path) -> list[Path]:
 
 @contextlib.contextmanager
 def _on_sys_path(*folders: Path) -> Iterator[None]:
-    added = []
-    for folder in dict.fromkeys(str(f.absolute()) for f in folders):
-        if folder not in sys.path:
-            sys.path.insert(0, folder)
-            added.append(folder)
+    """The folders on `sys.path` for the block; modules it imported from them are forgotten afterwards (each
+    Databricks notebook has a Python process of its own, so the next notebook imports them afresh)."""
+    roots = list(dict.fromkeys(str(f.absolute()) for f in folders))
+    added = [folder for folder in roots if folder not in sys.path]
+    for folder in reversed(added):
+        sys.path.insert(0, folder)
+    before = set(sys.modules)
     try:
         yield
     finally:
         for folder in added:
             with contextlib.suppress(ValueError):
                 sys.path.remove(folder)
+        for name in set(sys.modules) - before:
+            origin = getattr(sys.modules.get(name), "__file__", None) or ""
+            if name.split(".")[0] in RUNTIME_PACKAGES or origin.startswith((sys.prefix, sys.base_prefix)):
+                continue  # the runtime's own modules and installed packages stay
+            if any(origin.startswith(root + "/") for root in roots):
+                del sys.modules[name]
 
 
 @contextlib.contextmanager

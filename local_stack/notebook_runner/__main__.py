@@ -99,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--workspace",
         type=Path,
+        metavar="DIR",
         help="local workspace root for absolute notebook paths (default: the notebook's folder)",
     )
     run.add_argument(
@@ -190,6 +191,7 @@ def _run(args: argparse.Namespace) -> int:
             _write_result(args.result, results)
 
     cluster = Cluster(available_now=args.available_now)
+    cluster.handle_ctrl_c()
     try:
         run_notebooks(
             args.notebook,

@@ -58,7 +58,22 @@ def test_unsupported_dbutils_calls_name_the_call() -> None:
             getattr(dbutils, call)
     with pytest.raises(NotSupportedLocally, match=r"dbutils\.notebook\.entry_point is not supported"):
         dbutils.notebook.entry_point  # noqa: B018
+    with pytest.raises(NotSupportedLocally, match=r"dbutils\.fs\.updateMount is not supported"):
+        dbutils.fs.updateMount  # noqa: B018
     assert not hasattr(dbutils.widgets, "nothing")  # hasattr() probes still work
+
+
+def test_task_values_pass_between_the_notebooks_of_a_run() -> None:
+    from databricks_local.dbutils import TaskValues
+
+    store: dict[str, dict[str, Any]] = {}
+    LocalDbutils(environ={}, task_values=TaskValues(store, "ingest")).jobs.taskValues.set("rows", 42)
+    reader = LocalDbutils(environ={}, task_values=TaskValues(store, "report")).jobs.taskValues
+    assert reader.get(taskKey="ingest", key="rows") == 42
+    assert reader.get("ingest", "missing", default=0, debugValue=7) == 0
+    assert reader.get("ingest", "missing", debugValue=7) == 7
+    with pytest.raises(ValueError, match="task 'ingest' has set no value 'missing'"):
+        reader.get("ingest", "missing")
 
 
 def test_secret_store_hook_with_the_environment_as_override() -> None:
@@ -145,6 +160,8 @@ def test_run_with_arguments_and_notebook_run_of_workspace_paths(spark: Any) -> N
     assert failure.startswith("WorkflowException: notebook ./Broken")
     assert "dbutils.credentials is not supported by the local Databricks runtime" in failure
     assert "Broken.py line 8" in failure
+    assert namespace["timeout_failure"].startswith("WorkflowException: notebook Slow")
+    assert "timed out after 1 s" in namespace["timeout_failure"]
 
 
 @pytest.mark.spark
@@ -190,20 +207,62 @@ def test_cli_runs_several_notebooks_and_writes_the_result_file(tmp_path: Path) -
     done = cli(
         "run",
         "--quiet",
+        "--available-now",
         "--widget",
         f"source={PINS}",
         "--result",
         str(result_file),
         str(COURSE / "Clean Pin Data.py"),
         str(COURSE / "Broken.py"),
+        str(COURSE / "Stream Pins.py"),
     )
     assert done.returncode == 1, done.stderr[-2000:]
     assert "Traceback" not in done.stderr
     assert stat.S_IMODE(result_file.stat().st_mode) == 0o600
-    clean, broken = json.loads(result_file.read_text())
+    clean, broken, stream = json.loads(result_file.read_text())
+    assert (stream["state"], stream["exit_value"]) == ("SUCCESS", "5")  # the continuous query was drained
     assert set(clean) == {"notebook", "state", "exit_value", "error", "trace", "seconds"}
     assert (clean["state"], clean["exit_value"], clean["error"]) == ("SUCCESS", None, None)
     assert clean["notebook"].endswith("Clean Pin Data.py") and clean["seconds"] > 0
     assert broken["state"] == "FAILED"
     assert "dbutils.credentials is not supported" in broken["error"] and "Broken.py line 8" in broken["error"]
     assert "NotSupportedLocally" in broken["trace"]
+
+
+@pytest.mark.spark
+def test_cli_without_available_now_waits_for_a_continuous_query_until_ctrl_c(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    result_file = tmp_path / "result.json"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "local_stack.notebook_runner",
+            "run",
+            "--widget",
+            f"source={PINS}",
+            "--result",
+            str(result_file),
+            str(COURSE / "Stream Pins.py"),
+        ],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        for line in process.stderr:  # the runner logs each cell as it starts it
+            if "cell 6" in line:  # dbutils.notebook.exit: the query keeps the run going, as on Databricks
+                break
+        time.sleep(3)
+        assert process.poll() is None, "the run ended although its query is still running"
+        process.send_signal(signal.SIGINT)
+        rest = process.communicate(timeout=60)[1]
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, rest[-2000:]
+    [outcome] = json.loads(result_file.read_text())
+    assert (outcome["state"], outcome["error"]) == ("FAILED", "interrupted (Ctrl-C)")

@@ -28,4 +28,11 @@ except Exception as error:
 
 # COMMAND ----------
 
+try:
+    dbutils.notebook.run("Slow", 1)
+except Exception as error:
+    timeout_failure = f"{type(error).__name__}: {error}"
+
+# COMMAND ----------
+
 dbutils.notebook.exit(str(cleaned_rows))

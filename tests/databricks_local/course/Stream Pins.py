@@ -29,3 +29,7 @@ query = (
 # COMMAND ----------
 
 arrived = spark.table("pins_arrived").count()
+
+# COMMAND ----------
+
+dbutils.notebook.exit(str(arrived))
