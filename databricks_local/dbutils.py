@@ -25,7 +25,6 @@ import re
 from collections import namedtuple
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any, Protocol
 
 SecretScope = namedtuple("SecretScope", "name")
@@ -79,6 +78,11 @@ class StrictView:
 
     def __repr__(self) -> str:
         return repr(self._target)
+
+    @property
+    def target(self) -> Any:
+        """The object behind the view."""
+        return object.__getattribute__(self, "_target")
 
 
 class WidgetError(KeyError):
@@ -291,12 +295,11 @@ class LocalDbutils(_Strict):
         notebook: NotebookUtils | None = None,
         task_values: TaskValues | None = None,
     ) -> None:
-        from databricks_local.adapter import FileSystem
-        from databricks_local.lake import S3Mirror
+        from databricks_local.dbfs import FileSystem
 
         self.widgets = Widgets(widgets)
         self.secrets = Secrets(environ)
-        self.fs = StrictView(FileSystem(mirror or S3Mirror(Path(".cache/notebook_runner/s3"))), "dbutils.fs")
+        self.fs = StrictView(FileSystem(mirror), "dbutils.fs")
         self.notebook = notebook or NotebookUtils()
         self.jobs = Jobs(task_values or TaskValues())
 

@@ -39,12 +39,12 @@ from pathlib import Path
 from typing import Any
 
 from databricks_local import runtime
-from databricks_local.adapter import SparkProxy, install_local_sources
 from databricks_local.cluster import Cluster
 from databricks_local.dbutils import LocalDbutils, NotebookExit, NotebookUtils, StrictView, TaskValues
 from databricks_local.display import make_display, make_display_html
 from databricks_local.lake import S3Mirror
 from databricks_local.source import NOTEBOOK_SUFFIXES, Cell, NotebookFormatError, read_notebook
+from databricks_local.spark_hooks import prepare_session
 
 UNSUPPORTED_MAGICS = {"sh", "scala", "r", "conda", "lsmagic", "sx"}
 WORKSPACE_ROOTS = ("Users", "Repos", "Shared", "Workspace")
@@ -108,11 +108,6 @@ class NotebookResult:
         }
 
 
-def prepare_session(session: Any, fs: Any) -> Any:
-    """The object a notebook sees as `spark` for `session` (the one place it is built)."""
-    return SparkProxy(session, fs)
-
-
 def make_namespace(
     spark: Any,
     widgets: Mapping[str, str] | None = None,
@@ -134,8 +129,7 @@ def make_namespace(
         dbutils.fs = fs if isinstance(fs, StrictView) else StrictView(fs, "dbutils.fs")
     display_html = make_display_html() if display is None else make_display_html(printer=display)
     display = display or make_display()
-    _install_local_sources(spark)
-    notebook_spark = prepare_session(spark, dbutils.fs)
+    notebook_spark = prepare_session(spark, dbutils.fs.target)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         sql_context = SQLContext(spark.sparkContext, spark)
@@ -153,17 +147,6 @@ def make_namespace(
         "udf": udf,
         "getArgument": dbutils.widgets.getArgument,
     }
-
-
-def _install_local_sources(session: Any) -> None:
-    """`install_local_sources` for another notebook's session: a data source already registered is kept."""
-    from pyspark.errors import AnalysisException
-
-    try:
-        install_local_sources(session)
-    except AnalysisException as error:
-        if "DATA_SOURCE_ALREADY_EXISTS" not in str(error):
-            raise
 
 
 class _Context:
@@ -613,7 +596,6 @@ __all__ = [
     "NotebookRun",
     "WorkflowException",
     "make_namespace",
-    "prepare_session",
     "resolve_notebook",
     "run_cell",
     "run_notebook",
