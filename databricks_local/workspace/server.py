@@ -269,6 +269,11 @@ class WorkspaceServer:
         self.closing = True
         server.close()
         await self.executor.shutdown()
+        for connection in list(
+            web_server.connections
+        ):  # idle keep-alive connections: close now, not at the timeout
+            if not connection._request_in_progress:
+                connection.close()
         await web_server.shutdown(5.0)
 
     def shutdown(self) -> None:

@@ -55,6 +55,8 @@ def main(argv: list[str]) -> int:
     results = []
     status = 0
     for notebook in args.notebooks:
+        # the contract: the notebook's folder and the workspace root are on sys.path (modules beside notebooks)
+        sys.path[:0] = [str(notebook.parent), *([str(args.workspace)] if args.workspace else [])]
         started = time.perf_counter()
         entry = {
             "notebook": str(notebook),
