@@ -22,7 +22,7 @@ from databricks.sdk.errors import (
 from databricks.sdk.service import jobs
 from databricks.sdk.service.workspace import ExportFormat, ImportFormat, Language, ObjectType
 
-from databricks_local.workspace import load_secret_store
+from databricks_local.workspace import SecretFileStore, load_secret_store
 from databricks_local.workspace.secrets import write_secret_store
 
 NOTEBOOK = (
@@ -239,6 +239,14 @@ def test_secrets_roundtrip_and_the_runtime_reader(workspace, tmp_path) -> None:
     write_secret_store(path, {"pipeline": {"aws-key": "AKIA-local"}})
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert load_secret_store(path) == {"pipeline": {"aws-key": "AKIA-local"}}
+    store = SecretFileStore.from_environment({"DATABRICKS_LOCAL_SECRETS_FILE": str(path)})
+    assert store is not None and store.get("pipeline", "aws-key") == "AKIA-local"
+    assert (store.list_scopes(), store.list_keys("pipeline"), store.get("pipeline", "x")) == (
+        ["pipeline"],
+        ["aws-key"],
+        None,
+    )
+    assert SecretFileStore.from_environment({}) is None
     path.write_text("[]")
     with pytest.raises(RuntimeError, match="secrets file"):
         load_secret_store(path)
