@@ -133,7 +133,7 @@ def test_delete_needs_recursive_for_a_folder_with_content(workspace) -> None:
 def test_tokens_errors_and_unknown_endpoints(workspace) -> None:
     missing = workspace.api("GET", "/api/2.0/workspace/list?path=/", token=None)
     assert missing.status_code == 401 and set(missing.json()) == {"error_code", "message"}
-    wrong = workspace.api("GET", "/api/2.0/workspace/list?path=/", token="dapi-not-it")
+    wrong = workspace.api("GET", "/api/2.0/workspace/list?path=/", token="dapi-wrong-token")
     assert wrong.status_code == 403 and wrong.json() == {
         "error_code": 403,
         "message": "Invalid access token.",
