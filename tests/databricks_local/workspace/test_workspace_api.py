@@ -50,6 +50,13 @@ def test_import_auto_makes_notebooks_of_headed_sources_and_files_of_the_rest(wor
     }
     assert w.workspace.download("/Users/me@example.com/proj/etl").read() == NOTEBOOK
     assert w.workspace.download("/Users/me@example.com/proj/helpers.py").read() == MODULE
+    # a name without extension is a notebook when its header says so, a file otherwise
+    w.workspace.upload("/Users/me@example.com/proj/bare", NOTEBOOK, format=ImportFormat.AUTO)
+    w.workspace.upload("/Users/me@example.com/proj/README", b"notes", format=ImportFormat.AUTO)
+    assert w.workspace.get_status("/Users/me@example.com/proj/bare").object_type == ObjectType.NOTEBOOK
+    assert w.workspace.get_status("/Users/me@example.com/proj/README").object_type == ObjectType.FILE
+    w.workspace.delete("/Users/me@example.com/proj/bare")
+    w.workspace.delete("/Users/me@example.com/proj/README")
     # the /Workspace prefix names the same objects
     assert w.workspace.get_status("/Workspace/Users/me@example.com/proj/etl").object_id == notebook.object_id
     # what is imported is what a run executes: the same bytes on disk, 0600
