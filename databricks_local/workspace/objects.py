@@ -49,9 +49,15 @@ def normalize(path: Any) -> str:
 class Workspace:
     """The workspace tree of one store."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, home: str | None = None) -> None:
         self.store = store
         self.files = store.files
+        for folder in (
+            "/Shared",
+            home,
+        ):  # as in a new Databricks workspace: /Shared and the user's home exist
+            if folder:
+                self._make_dirs(folder)
 
     # --- lookups -----------------------------------------------------------------------------------
     def info(self, path: str) -> dict[str, Any] | None:

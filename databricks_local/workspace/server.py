@@ -6,7 +6,7 @@ Every request needs the workspace's token (`Authorization: Bearer <token>`, or B
 token as password, as Databricks accepts): none is 401, a wrong one 403 `Invalid access token.` (Databricks'
 answers). An endpoint not served is 404 `ENDPOINT_NOT_FOUND`, every error has Databricks' body
 `{"error_code": ..., "message": ...}`. Served: Workspace 2.0, Jobs 2.1 and 2.2 (the same handlers), Secrets 2.0
-(see `objects.py`, `jobs.py`, `secrets.py`). `WorkspaceServer` binds, `serve_forever()` serves in the calling thread
+(see `objects.py`, `jobs.py`, `secrets.py`), and SCIM `Me` (the one local user, whose home folder exists). `WorkspaceServer` binds, `serve_forever()` serves in the calling thread
 until `shutdown()` (which stops the active runs first).
 """
 
@@ -34,7 +34,7 @@ from aiohttp import http_exceptions, web
 from databricks_local.workspace import secrets
 from databricks_local.workspace.errors import ApiError, invalid, malformed, no_endpoint
 from databricks_local.workspace.executor import DEFAULT_RUNNER, Executor
-from databricks_local.workspace.jobs import Jobs
+from databricks_local.workspace.jobs import USER, Jobs
 from databricks_local.workspace.objects import Workspace
 from databricks_local.workspace.store import Store
 from local_stack.rest_proxy.connection import Connection, WebServer
@@ -114,7 +114,7 @@ class WorkspaceServer:
         self.url = public_url or f"http://{host}:{port}"
         self.token = token.encode()
         self.store = Store(Path(state_dir))
-        self.workspace = Workspace(self.store)
+        self.workspace = Workspace(self.store, home=f"/Users/{USER}")
         self.jobs = Jobs(self.store, self.url)
         self.runner = list(runner)
         self.run_env = dict(os.environ if run_env is None else run_env)
@@ -144,6 +144,7 @@ class WorkspaceServer:
             ("GET", "/api/2.0/workspace/list"): lambda q, _: ws.list(q),
             ("POST", "/api/2.0/workspace/mkdirs"): lambda b, _: ws.mkdirs(b),
             ("POST", "/api/2.0/workspace/delete"): lambda b, _: ws.delete(b),
+            ("GET", "/api/2.0/preview/scim/v2/Me"): lambda _q, _c: current_user(),
             ("POST", "/api/2.0/secrets/scopes/create"): lambda b, _: secrets.create_scope(store, b),
             ("GET", "/api/2.0/secrets/scopes/list"): lambda q, _: secrets.list_scopes(store, q),
             ("POST", "/api/2.0/secrets/scopes/delete"): lambda b, _: secrets.delete_scope(store, b),
@@ -398,6 +399,20 @@ class WorkspaceServer:
         if length is not None and total < length:
             raise malformed("The request body ended early")
         return b"".join(chunks)
+
+
+def current_user() -> dict[str, Any]:
+    """SCIM `Me`: the one user of the local workspace (every token holder), whose home is `/Users/<userName>`."""
+    return {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "id": "1",
+        "userName": USER,
+        "displayName": "Local User",
+        "active": True,
+        "emails": [{"value": USER, "type": "work", "primary": True}],
+        "name": {"givenName": "Local", "familyName": "User"},
+        "groups": [{"display": "users", "value": "users"}],
+    }
 
 
 def _multipart(content_type: str, body: bytes) -> tuple[dict[str, str], bytes | None]:

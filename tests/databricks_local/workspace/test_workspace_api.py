@@ -137,6 +137,15 @@ def test_delete_needs_recursive_for_a_folder_with_content(workspace) -> None:
     assert not (workspace.config.databricks_dir / "files" / "Shared/del").exists()
 
 
+def test_current_user_and_the_folders_a_new_workspace_has(workspace) -> None:
+    w: WorkspaceClient = workspace.client
+    me = w.current_user.me()
+    assert me.user_name == "local-user@localhost" and me.active
+    home = w.workspace.get_status(f"/Users/{me.user_name}")
+    assert home.object_type == ObjectType.DIRECTORY
+    assert {"/Shared", "/Users"} <= {o.path for o in w.workspace.list("/")}
+
+
 def test_tokens_errors_and_unknown_endpoints(workspace) -> None:
     missing = workspace.api("GET", "/api/2.0/workspace/list?path=/", token=None)
     assert missing.status_code == 401 and set(missing.json()) == {"error_code", "message"}
