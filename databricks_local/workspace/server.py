@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import hmac
 import logging
 import os
@@ -280,10 +281,11 @@ class WorkspaceServer:
     def shutdown(self) -> None:
         """Stop serving (from another thread): the active runs are stopped, the requests in flight answered."""
         self._shutdown_requested = True
-        if not self._running.wait(10):
+        if self._done.is_set() or not self._running.wait(10):
             return
         assert self._loop is not None and self._stop is not None
-        self._loop.call_soon_threadsafe(self._stop.set)
+        with contextlib.suppress(RuntimeError):  # the loop already closed: it stopped meanwhile
+            self._loop.call_soon_threadsafe(self._stop.set)
         self._done.wait()
 
     def server_close(self) -> None:

@@ -1,0 +1,152 @@
+"""The run executor's handling of what the real runner rarely does on demand, with small stand-in runner commands
+(no Spark): a runner that dies without a result is INTERNAL_ERROR with its output's last line, `max_concurrent_runs`
+skips a run beyond it, a dependency that failed skips its downstream task, and stopping the workspace stops the
+runs it has (their process groups gone)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from databricks.sdk import WorkspaceClient
+from databricks.sdk.service import jobs
+from databricks.sdk.service.workspace import ImportFormat
+
+from databricks_local.workspace.server import WorkspaceServer
+
+#: A runner that writes a result for each notebook named `ok*`, dies on `crash*`, and sleeps on `sleep*`.
+RUNNER = r"""
+import json, sys, time
+args = sys.argv[1:]
+result = args[args.index("--result") + 1]
+notebook = args[-1]
+name = notebook.rsplit("/", 1)[-1]
+if name.startswith("crash"):
+    print("java.lang.OutOfMemoryError: the stand-in ran out", flush=True)
+    sys.exit(137)
+if name.startswith("sleep"):
+    time.sleep(120)
+state = "FAILED" if name.startswith("bad") else "SUCCESS"
+entry = {"notebook": notebook, "state": state, "exit_value": "done" if state == "SUCCESS" else None,
+         "error": "ValueError: bad" if state == "FAILED" else None, "trace": "Traceback: bad" if state == "FAILED" else None,
+         "seconds": 0.1}
+open(result, "w").write(json.dumps([entry]))
+sys.exit(0 if state == "SUCCESS" else 1)
+"""
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[WorkspaceServer, WorkspaceClient]]:
+    script = tmp_path / "runner.py"
+    script.write_text(RUNNER)
+    srv = WorkspaceServer(
+        ("127.0.0.1", 0),
+        tmp_path / "ws",
+        "dapi-test-token",
+        runner=[sys.executable, str(script)],
+        kill_grace=2,
+    )
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    client = WorkspaceClient(host=srv.url, token="dapi-test-token")
+    client.workspace.mkdirs("/Shared/x")
+    for name in ("ok", "crash", "sleep", "bad"):
+        client.workspace.upload(
+            f"/Shared/x/{name}.py", b"# Databricks notebook source\n", format=ImportFormat.AUTO
+        )
+    try:
+        yield srv, client
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+def task(key: str, notebook: str, after: str | None = None) -> jobs.Task:
+    return jobs.Task(
+        task_key=key,
+        notebook_task=jobs.NotebookTask(notebook_path=f"/Shared/x/{notebook}"),
+        depends_on=[jobs.TaskDependency(task_key=after)] if after else None,
+    )
+
+
+def finished(client: WorkspaceClient, run_id: int, timeout: float = 30) -> jobs.Run:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = client.jobs.get_run(run_id)
+        if run.state.life_cycle_state in (
+            jobs.RunLifeCycleState.TERMINATED,
+            jobs.RunLifeCycleState.INTERNAL_ERROR,
+            jobs.RunLifeCycleState.SKIPPED,
+        ):
+            return run
+        time.sleep(0.05)
+    raise AssertionError(f"run {run_id} did not end: {client.jobs.get_run(run_id).state}")
+
+
+def test_a_runner_that_dies_without_a_result_is_an_internal_error(server) -> None:
+    _, client = server
+    run_id = client.jobs.submit(
+        run_name="crash",
+        tasks=[
+            jobs.SubmitTask(task_key="c", notebook_task=jobs.NotebookTask(notebook_path="/Shared/x/crash"))
+        ],
+    ).run_id
+    run = finished(client, run_id)
+    assert run.state.life_cycle_state == jobs.RunLifeCycleState.INTERNAL_ERROR
+    assert run.state.result_state == jobs.RunResultState.FAILED
+    assert "exited with code 137" in run.state.state_message and "OutOfMemoryError" in run.state.state_message
+    output = client.jobs.get_run_output(run.tasks[0].run_id)
+    assert "OutOfMemoryError" in output.error_trace
+
+
+def test_downstream_of_a_failed_task_is_skipped_and_the_run_names_the_failure(server) -> None:
+    _, client = server
+    job = client.jobs.create(name="chain", tasks=[task("first", "bad"), task("second", "ok", after="first")])
+    run = finished(client, client.jobs.run_now(job.job_id).run_id)
+    assert run.state.result_state == jobs.RunResultState.FAILED
+    assert run.state.state_message == (
+        "Task first failed with message: ValueError: bad. This caused all downstream tasks to get skipped."
+    )
+    states = {t.task_key: t.state.result_state for t in run.tasks}
+    assert states == {"first": jobs.RunResultState.FAILED, "second": jobs.RunResultState.UPSTREAM_FAILED}
+    with pytest.raises(Exception, match="multiple tasks"):
+        client.jobs.get_run_output(run.run_id)
+    assert client.jobs.get_run_output(run.tasks[0].run_id).error_trace == "Traceback: bad"
+
+
+def test_a_run_beyond_max_concurrent_runs_is_skipped(server) -> None:
+    _, client = server
+    job = client.jobs.create(name="single", tasks=[task("s", "sleep")], max_concurrent_runs=1)
+    first = client.jobs.run_now(job.job_id).run_id
+    second = finished(client, client.jobs.run_now(job.job_id).run_id)
+    assert second.state.life_cycle_state == jobs.RunLifeCycleState.SKIPPED
+    assert "limit of 1 maximum concurrent runs" in second.state.state_message
+    client.jobs.cancel_run(first)
+    assert finished(client, first).state.result_state == jobs.RunResultState.CANCELED
+
+
+def test_stopping_the_workspace_stops_its_runs(tmp_path: Path, server) -> None:
+    srv, client = server
+    run_id = client.jobs.submit(
+        run_name="long",
+        tasks=[
+            jobs.SubmitTask(task_key="s", notebook_task=jobs.NotebookTask(notebook_path="/Shared/x/sleep"))
+        ],
+    ).run_id
+    deadline = time.monotonic() + 20
+    while (
+        ci := client.jobs.get_run(run_id).tasks[0].cluster_instance
+    ) is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert ci is not None
+    pgid = int(ci.spark_context_id)
+    srv.shutdown()
+    with pytest.raises(ProcessLookupError):
+        os.killpg(pgid, 0)
+    run = srv.store.get_run(run_id)
+    assert run["state"]["result_state"] == "CANCELED" and "stopped" in run["state"]["state_message"]
