@@ -221,7 +221,9 @@ class Executor:
                 notebook = self.workspace.notebook_file(task["notebook_task"]["notebook_path"])
             except Exception as exc:
                 message = str(getattr(exc, "message", exc))
-                self._finish_task(task, "TERMINATED", "FAILED", message, {"error": message})
+                self._finish_task(
+                    task, "TERMINATED", "FAILED", message, {"error": message}, code="RESOURCE_NOT_FOUND"
+                )
                 self.store.save_run(run)
                 return "FAILED"
             directory = self.store.runs_dir / str(task["run_id"])
@@ -342,6 +344,7 @@ class Executor:
         message: str,
         output: dict[str, Any],
         cancelled_or_timedout: bool = False,
+        code: str | None = None,
     ) -> None:
         stamp = now_ms()
         if not task.get("start_time"):
@@ -353,7 +356,7 @@ class Executor:
             "state_message": message,
             "user_cancelled_or_timedout": cancelled_or_timedout,
         }
-        task["status"] = _status(life_cycle, result, message)
+        task["status"] = _status(life_cycle, result, message, code)
         task["_output"] = output
         task.pop("_pgid", None)
 
@@ -364,6 +367,7 @@ class Executor:
         result: str,
         message: str,
         cancelled_or_timedout: bool = False,
+        code: str | None = None,
     ) -> None:
         stamp = now_ms()
         run["end_time"] = stamp
@@ -374,7 +378,7 @@ class Executor:
             "state_message": message,
             "user_cancelled_or_timedout": cancelled_or_timedout,
         }
-        run["status"] = _status(life_cycle, result, message)
+        run["status"] = _status(life_cycle, result, message, code)
         self.store.save_run(run)
 
     def _cancel_rest(self, run: dict[str, Any], message: str) -> None:
@@ -385,22 +389,29 @@ class Executor:
         self._finish_run(run, "TERMINATED", "CANCELED", message, cancelled_or_timedout=True)
 
 
-def _status(life_cycle: str, result: str, message: str) -> dict[str, Any]:
+#: Jobs 2.2's termination code and type of each result (databricks-sdk `TerminationCodeCode`, `TerminationTypeType`).
+TERMINATION = {
+    "SUCCESS": ("SUCCESS", "SUCCESS"),
+    "FAILED": ("RUN_EXECUTION_ERROR", "CLIENT_ERROR"),
+    "TIMEDOUT": (
+        "CANCELED",
+        "CLIENT_ERROR",
+    ),  # "canceled by the platform, e.g. the maximum duration exceeded"
+    "CANCELED": ("USER_CANCELED", "SUCCESS"),
+    "UPSTREAM_FAILED": ("SKIPPED", "SUCCESS"),
+    "MAXIMUM_CONCURRENT_RUNS_REACHED": ("MAX_CONCURRENT_RUNS_EXCEEDED", "CLIENT_ERROR"),
+}
+
+
+def _status(life_cycle: str, result: str, message: str, code: str | None = None) -> dict[str, Any]:
     """Jobs 2.2's `status` of a terminal run or task run."""
-    if life_cycle == "SKIPPED" or result == "UPSTREAM_FAILED":
-        return {
-            "state": "TERMINATED",
-            "termination_details": {"code": "SKIPPED", "type": "SUCCESS", "message": message},
-        }
-    code, kind = {
-        "SUCCESS": ("SUCCESS", "SUCCESS"),
-        "FAILED": ("RUN_EXECUTION_ERROR", "CLIENT_ERROR"),
-        "TIMEDOUT": ("TIMEOUT", "CLIENT_ERROR"),
-        "CANCELED": ("USER_CANCELED", "SUCCESS"),
-    }.get(result, ("UNKNOWN", "INTERNAL_ERROR"))
+    default, kind = TERMINATION.get(result, ("INTERNAL_ERROR", "INTERNAL_ERROR"))
     if life_cycle == "INTERNAL_ERROR":
-        code, kind = "INTERNAL_ERROR", "INTERNAL_ERROR"
-    return {"state": "TERMINATED", "termination_details": {"code": code, "type": kind, "message": message}}
+        default, kind = "INTERNAL_ERROR", "INTERNAL_ERROR"
+    elif code == "RESOURCE_NOT_FOUND":
+        kind = "CLIENT_ERROR"
+    details = {"code": code or default, "type": kind, "message": message}
+    return {"state": "TERMINATED", "termination_details": details}
 
 
 def _timeout_message(run: dict[str, Any]) -> str:

@@ -183,12 +183,26 @@ class WorkspaceServer:
         return {"content": base64.b64encode(data).decode("ascii"), **answer}
 
     def _run_now(self, body: dict[str, Any], _content: bytes | None) -> Any:
-        answer = self.jobs.run_now(body)
-        self._start_run(answer["run_id"])
-        return answer
+        return self._idempotent(body, self.jobs.run_now)
 
     def _submit(self, body: dict[str, Any], _content: bytes | None) -> Any:
-        answer = self.jobs.submit(body)
+        return self._idempotent(body, self.jobs.submit)
+
+    def _idempotent(self, body: dict[str, Any], create: Callable[[dict[str, Any]], dict[str, Any]]) -> Any:
+        """A run, or the run an earlier request with the same `idempotency_token` made (as Databricks does)."""
+        token = body.get("idempotency_token")
+        if token:
+            if len(str(token)) > 64:
+                raise invalid("idempotency_token must be at most 64 characters")
+            existing = self.store.run_of_token(str(token))
+            if existing is not None and (run := self.store.get_run(existing)) is not None:
+                earlier: dict[str, Any] = {"run_id": run["run_id"]}
+                if run.get("job_id") is not None:
+                    earlier["number_in_job"] = run["number_in_job"]
+                return earlier
+        answer = create(body)
+        if token:
+            self.store.remember_token(str(token), answer["run_id"])
         self._start_run(answer["run_id"])
         return answer
 
@@ -209,8 +223,10 @@ class WorkspaceServer:
             if len(active) >= limit:
                 message = f"Skipping this run because the limit of {limit} maximum concurrent runs has been reached."
                 for task in run["tasks"]:
-                    self.executor._finish_task(task, "SKIPPED", "CANCELED", message, {})
-                self.executor._finish_run(run, "SKIPPED", "CANCELED", message)
+                    self.executor._finish_task(
+                        task, "SKIPPED", "MAXIMUM_CONCURRENT_RUNS_REACHED", message, {}
+                    )
+                self.executor._finish_run(run, "SKIPPED", "MAXIMUM_CONCURRENT_RUNS_REACHED", message)
                 return
         self.executor.start(run_id)
 

@@ -100,6 +100,7 @@ def test_a_runner_that_dies_without_a_result_is_an_internal_error(server) -> Non
     assert run.state.life_cycle_state == jobs.RunLifeCycleState.INTERNAL_ERROR
     assert run.state.result_state == jobs.RunResultState.FAILED
     assert "exited with code 137" in run.state.state_message and "OutOfMemoryError" in run.state.state_message
+    assert run.status.termination_details.code == jobs.TerminationCodeCode.INTERNAL_ERROR
     output = client.jobs.get_run_output(run.tasks[0].run_id)
     assert "OutOfMemoryError" in output.error_trace
 
@@ -119,15 +120,32 @@ def test_downstream_of_a_failed_task_is_skipped_and_the_run_names_the_failure(se
     assert client.jobs.get_run_output(run.tasks[0].run_id).error_trace == "Traceback: bad"
 
 
+def test_an_idempotency_token_gives_the_same_run_and_names_match_case_insensitively(server) -> None:
+    _, client = server
+    job = client.jobs.create(name="Once", tasks=[task("o", "ok")])
+    assert [j.job_id for j in client.jobs.list(name="once")] == [
+        job.job_id
+    ]  # as Databricks: case-insensitive
+    first = client.jobs.run_now(job.job_id, idempotency_token="nightly-2024-01-01")
+    again = client.jobs.run_now(job.job_id, idempotency_token="nightly-2024-01-01")
+    assert again.run_id == first.run_id
+    assert finished(client, first.run_id).state.result_state == jobs.RunResultState.SUCCESS
+    assert len(list(client.jobs.list_runs(job_id=job.job_id))) == 1
+
+
 def test_a_run_beyond_max_concurrent_runs_is_skipped(server) -> None:
     _, client = server
     job = client.jobs.create(name="single", tasks=[task("s", "sleep")], max_concurrent_runs=1)
     first = client.jobs.run_now(job.job_id).run_id
     second = finished(client, client.jobs.run_now(job.job_id).run_id)
     assert second.state.life_cycle_state == jobs.RunLifeCycleState.SKIPPED
+    assert second.state.result_state == jobs.RunResultState.MAXIMUM_CONCURRENT_RUNS_REACHED
+    assert second.status.termination_details.code == jobs.TerminationCodeCode.MAX_CONCURRENT_RUNS_EXCEEDED
     assert "limit of 1 maximum concurrent runs" in second.state.state_message
     client.jobs.cancel_run(first)
-    assert finished(client, first).state.result_state == jobs.RunResultState.CANCELED
+    cancelled = finished(client, first)
+    assert cancelled.state.result_state == jobs.RunResultState.CANCELED
+    assert cancelled.status.termination_details.code == jobs.TerminationCodeCode.USER_CANCELED
 
 
 def test_stopping_the_workspace_stops_its_runs(tmp_path: Path, server) -> None:
