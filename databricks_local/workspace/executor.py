@@ -9,8 +9,9 @@ with the server's environment (the stack's AWS endpoint and credentials) plus `D
 seconds}`; its first entry is the task's outcome: `notebook_output.result` is the exit value, a failure's `error` and
 `error_trace` are the notebook's. A process that ends without a result file is an `INTERNAL_ERROR` whose error is
 the tail of its log. At most `max_parallel` task runs execute at once (each starts a JVM); others stay `PENDING`.
-Tasks of one run execute in dependency order; a task whose dependency did not succeed is skipped
-(`UPSTREAM_FAILED`), as with Databricks' default `run_if` `ALL_SUCCESS`.
+Tasks of one run execute in dependency order; a task whose `run_if` (default `ALL_SUCCESS`; `ALL_DONE`,
+`NONE_FAILED`, `AT_LEAST_ONE_SUCCESS`, `ALL_FAILED`, `AT_LEAST_ONE_FAILED`) its dependencies do not meet is skipped
+(`UPSTREAM_FAILED`).
 """
 
 from __future__ import annotations
@@ -136,11 +137,10 @@ class Executor:
                 assert run is not None
                 task = run["tasks"][index]
                 reason = self.stop_reason.get(run_id)
-                failed_deps = [
-                    d["task_key"]
-                    for d in task.get("depends_on") or []
-                    if outcomes.get(d["task_key"]) != "SUCCESS"
-                ]
+                deps = [d["task_key"] for d in task.get("depends_on") or []]
+                failed_deps = (
+                    [] if run_if_met(task.get("run_if"), [outcomes.get(d, "") for d in deps]) else deps
+                )
                 if reason or failed_deps:
                     result = "CANCELED" if reason else "UPSTREAM_FAILED"
                     message = (
@@ -387,6 +387,22 @@ class Executor:
                 self._finish_task(task, "TERMINATED", "CANCELED", message, task.get("_output") or {}, True)
         self.stop_reason.pop(run["run_id"], None)
         self._finish_run(run, "TERMINATED", "CANCELED", message, cancelled_or_timedout=True)
+
+
+def run_if_met(condition: str | None, results: list[str]) -> bool:
+    """Whether a task runs, given its dependencies' result states (Databricks' `run_if`, default ALL_SUCCESS)."""
+    if not results:
+        return True
+    ok = [r == "SUCCESS" for r in results]
+    failed = [r in ("FAILED", "TIMEDOUT", "UPSTREAM_FAILED") for r in results]
+    return {
+        "ALL_SUCCESS": all(ok),
+        "ALL_DONE": True,
+        "NONE_FAILED": not any(failed),
+        "AT_LEAST_ONE_SUCCESS": any(ok),
+        "ALL_FAILED": all(failed),
+        "AT_LEAST_ONE_FAILED": any(failed),
+    }.get(condition or "ALL_SUCCESS", all(ok))
 
 
 #: Jobs 2.2's termination code and type of each result (databricks-sdk `TerminationCodeCode`, `TerminationTypeType`).

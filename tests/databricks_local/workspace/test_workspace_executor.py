@@ -133,6 +133,16 @@ def test_an_idempotency_token_gives_the_same_run_and_names_match_case_insensitiv
     assert len(list(client.jobs.list_runs(job_id=job.job_id))) == 1
 
 
+def test_run_if_conditions_over_the_dependencies_results() -> None:
+    from databricks_local.workspace.executor import run_if_met
+
+    assert run_if_met(None, []) and run_if_met("ALL_DONE", ["FAILED"]) and not run_if_met(None, ["FAILED"])
+    assert run_if_met("AT_LEAST_ONE_SUCCESS", ["FAILED", "SUCCESS"]) and not run_if_met(
+        "NONE_FAILED", ["FAILED"]
+    )
+    assert run_if_met("ALL_FAILED", ["FAILED", "UPSTREAM_FAILED"]) and run_if_met("NONE_FAILED", ["SUCCESS"])
+
+
 def test_a_run_beyond_max_concurrent_runs_is_skipped(server) -> None:
     _, client = server
     job = client.jobs.create(name="single", tasks=[task("s", "sleep")], max_concurrent_runs=1)
