@@ -178,3 +178,66 @@ def test_stopping_the_workspace_stops_its_runs(tmp_path: Path, server) -> None:
         os.killpg(pgid, 0)
     run = srv.store.get_run(run_id)
     assert run["state"]["result_state"] == "CANCELED" and "stopped" in run["state"]["state_message"]
+
+
+def test_a_killed_workspace_stops_its_orphaned_runs_at_the_next_start(tmp_path: Path) -> None:
+    import dataclasses
+    import signal
+    import subprocess
+
+    from local_stack import components
+    from local_stack.config import StackConfig
+    from local_stack.processes import wait_for
+    from tests.support.net import free_port
+
+    script = tmp_path / "runner.py"
+    script.write_text(RUNNER)
+    config = dataclasses.replace(StackConfig(), state_dir=tmp_path / "state", databricks_port=free_port())
+    component = components.databricks(config)
+    argv = [*component.argv, "--runner", f"{sys.executable} {script}"]
+
+    def start() -> subprocess.Popen[bytes]:
+        process = subprocess.Popen(argv, env=component.env, cwd=component.cwd, stderr=subprocess.DEVNULL)
+        assert wait_for(component.check, 30)
+        return process
+
+    first = start()
+    client = WorkspaceClient(
+        host=config.databricks_url, token=config.databricks_token_file.read_text().strip()
+    )
+    client.workspace.mkdirs("/Shared/x")
+    client.workspace.upload("/Shared/x/sleep.py", b"# Databricks notebook source\n", format=ImportFormat.AUTO)
+    run_id = client.jobs.submit(
+        run_name="orphan",
+        tasks=[
+            jobs.SubmitTask(task_key="s", notebook_task=jobs.NotebookTask(notebook_path="/Shared/x/sleep"))
+        ],
+    ).run_id
+    assert wait_for(lambda: client.jobs.get_run(run_id).tasks[0].cluster_instance is not None, 20)
+    pgid = int(client.jobs.get_run(run_id).tasks[0].cluster_instance.spark_context_id)
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    os.killpg(pgid, 0)  # the run's process outlived its workspace
+    second = start()
+    try:
+        run = client.jobs.get_run(run_id)
+        assert run.state.life_cycle_state == jobs.RunLifeCycleState.INTERNAL_ERROR
+        assert "restarted while this run was active" in run.state.state_message
+        assert wait_for(lambda: not _alive(pgid), 5)
+    finally:
+        second.terminate()
+        second.wait(timeout=30)
+
+
+def _alive(pgid: int) -> bool:
+    """True while a live (not zombie) process of the group exists."""
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry.name}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[2] == str(pgid) and fields[0] != "Z":
+            return True
+    return False
