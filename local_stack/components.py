@@ -316,7 +316,7 @@ def databricks(config: StackConfig) -> Component:
         | config.aws_env()
         | {
             "PYTHONPATH": str(cfg.REPO_ROOT),
-            "PIPELINE_STATE_DIR": str(config.state_dir),
+            "PIPELINE_STATE_DIR": str(config.state_dir.absolute()),  # runs execute in their own folder
             "USER_ID": config.user_id,
         }
     )
@@ -331,9 +331,9 @@ def databricks(config: StackConfig) -> Component:
             "--port",
             str(config.databricks_port),
             "--state-dir",
-            str(config.databricks_dir),
+            str(config.databricks_dir.absolute()),
             "--token-file",
-            str(config.databricks_token_file),
+            str(config.databricks_token_file.absolute()),
         ],
         env=env,
         address=config.databricks_url,
