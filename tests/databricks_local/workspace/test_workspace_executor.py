@@ -126,8 +126,8 @@ def test_an_idempotency_token_gives_the_same_run_and_names_match_case_insensitiv
     assert [j.job_id for j in client.jobs.list(name="once")] == [
         job.job_id
     ]  # as Databricks: case-insensitive
-    first = client.jobs.run_now(job.job_id, idempotency_token="nightly-2024-01-01")
-    again = client.jobs.run_now(job.job_id, idempotency_token="nightly-2024-01-01")
+    first = client.jobs.run_now(job.job_id, idempotency_token="test-nightly-2024-01-01")
+    again = client.jobs.run_now(job.job_id, idempotency_token="test-nightly-2024-01-01")
     assert again.run_id == first.run_id
     assert finished(client, first.run_id).state.result_state == jobs.RunResultState.SUCCESS
     assert len(list(client.jobs.list_runs(job_id=job.job_id))) == 1
