@@ -54,6 +54,12 @@ def _rest_proxy_suite() -> list[dict[str, Any]]:
     return rest_proxy.run(Stack().up(), say=lambda line: print(line, file=sys.stderr, flush=True))
 
 
+def _workspace_suite() -> list[dict[str, Any]]:
+    from benchmarks import workspace
+
+    return workspace.run(say=lambda line: print(line, file=sys.stderr, flush=True))
+
+
 def _orchestration_suite() -> list[dict[str, Any]]:
     from benchmarks import orchestration
     from local_stack.supervisor import Stack
@@ -68,6 +74,7 @@ SUITES: dict[str, Callable[[], list[dict[str, Any]]]] = {
     "stream": _stream_suite,
     "reliability": _reliability_suite,
     "rest_proxy": _rest_proxy_suite,
+    "workspace": _workspace_suite,
     "orchestration": _orchestration_suite,
 }
 
@@ -132,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     args.out.write_text(json.dumps({"meta": meta, "results": rows}, indent=2) + "\n")
     print(f"\nwrote {args.out}")
-    if set(args.suite or SUITES) - {"notebooks"}:
+    if set(args.suite or SUITES) - {"notebooks", "workspace"}:
         print("the local stack is still running (`make local-down` stops it)")
     return 1 if failures else 0
 

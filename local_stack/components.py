@@ -305,21 +305,18 @@ def databricks_check(url: str, token_file: Path) -> Callable[[], bool]:
 def databricks(config: StackConfig) -> Component:
     """The local Databricks workspace (databricks_local/workspace) on loopback, its state in `<state>/databricks`.
 
-    Its token is generated here at the first start (0600) so `up` can write it to the outputs. Its runs inherit this
-    environment: the stack's AWS endpoint and test credentials (as `make run-batch` gives the notebook runner), the
-    stack's state dir and user id.
+    The server generates its token at its first start (0600, `--token-file`), which `up` then writes to the outputs.
+    Its runs inherit this environment: the stack's AWS endpoint and test credentials (as `make run-batch` gives the
+    notebook runner), the stack's state dir and user id.
     """
     if importlib.util.find_spec("databricks_local.workspace") is None:
         raise StackError("databricks: the package databricks_local.workspace is missing from this checkout")
-    from databricks_local.workspace.access_token import ensure_token
-
-    ensure_token(config.databricks_token_file)
     env = (
         base_env()
         | config.aws_env()
         | {
             "PYTHONPATH": str(cfg.REPO_ROOT),
-            "PIPELINE_STATE_DIR": str(config.state_dir),
+            "PIPELINE_STATE_DIR": str(config.state_dir.absolute()),  # runs execute in their own folder
             "USER_ID": config.user_id,
         }
     )
@@ -334,9 +331,9 @@ def databricks(config: StackConfig) -> Component:
             "--port",
             str(config.databricks_port),
             "--state-dir",
-            str(config.databricks_dir),
+            str(config.databricks_dir.absolute()),
             "--token-file",
-            str(config.databricks_token_file),
+            str(config.databricks_token_file.absolute()),
         ],
         env=env,
         address=config.databricks_url,

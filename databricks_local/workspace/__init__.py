@@ -8,6 +8,6 @@ the runtime's reader of a run's secrets), `store` the state on disk, `access_tok
 notebook formats, `cli` the command line.
 """
 
-from databricks_local.workspace.secrets import SECRETS_FILE_ENV, load_secret_store
+from databricks_local.workspace.secrets import SECRETS_FILE_ENV, SecretFileStore, load_secret_store
 
-__all__ = ["SECRETS_FILE_ENV", "load_secret_store"]
+__all__ = ["SECRETS_FILE_ENV", "SecretFileStore", "load_secret_store"]

@@ -7,6 +7,9 @@ import os
 import secrets
 from pathlib import Path
 
+#: What a Databricks personal access token begins with.
+PAT_PREFIX = "dapi"
+
 
 def ensure_token(path: Path) -> str:
     """The token in `path`, created (0600, its directory 0700) when missing or empty."""
@@ -18,7 +21,7 @@ def ensure_token(path: Path) -> str:
         os.chmod(path, 0o600)
         return token
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    token = "dapi" + secrets.token_hex(16)
+    token = PAT_PREFIX + secrets.token_hex(16)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="ascii") as fh:

@@ -9,8 +9,9 @@ with the server's environment (the stack's AWS endpoint and credentials) plus `D
 seconds}`; its first entry is the task's outcome: `notebook_output.result` is the exit value, a failure's `error` and
 `error_trace` are the notebook's. A process that ends without a result file is an `INTERNAL_ERROR` whose error is
 the tail of its log. At most `max_parallel` task runs execute at once (each starts a JVM); others stay `PENDING`.
-Tasks of one run execute in dependency order; a task whose dependency did not succeed is skipped
-(`UPSTREAM_FAILED`), as with Databricks' default `run_if` `ALL_SUCCESS`.
+Tasks of one run execute in dependency order; a task whose `run_if` (default `ALL_SUCCESS`; `ALL_DONE`,
+`NONE_FAILED`, `AT_LEAST_ONE_SUCCESS`, `ALL_FAILED`, `AT_LEAST_ONE_FAILED`) its dependencies do not meet is skipped
+(`UPSTREAM_FAILED`).
 """
 
 from __future__ import annotations
@@ -136,11 +137,10 @@ class Executor:
                 assert run is not None
                 task = run["tasks"][index]
                 reason = self.stop_reason.get(run_id)
-                failed_deps = [
-                    d["task_key"]
-                    for d in task.get("depends_on") or []
-                    if outcomes.get(d["task_key"]) != "SUCCESS"
-                ]
+                deps = [d["task_key"] for d in task.get("depends_on") or []]
+                failed_deps = (
+                    [] if run_if_met(task.get("run_if"), [outcomes.get(d, "") for d in deps]) else deps
+                )
                 if reason or failed_deps:
                     result = "CANCELED" if reason else "UPSTREAM_FAILED"
                     message = (
@@ -221,7 +221,9 @@ class Executor:
                 notebook = self.workspace.notebook_file(task["notebook_task"]["notebook_path"])
             except Exception as exc:
                 message = str(getattr(exc, "message", exc))
-                self._finish_task(task, "TERMINATED", "FAILED", message, {"error": message})
+                self._finish_task(
+                    task, "TERMINATED", "FAILED", message, {"error": message}, code="RESOURCE_NOT_FOUND"
+                )
                 self.store.save_run(run)
                 return "FAILED"
             directory = self.store.runs_dir / str(task["run_id"])
@@ -342,6 +344,7 @@ class Executor:
         message: str,
         output: dict[str, Any],
         cancelled_or_timedout: bool = False,
+        code: str | None = None,
     ) -> None:
         stamp = now_ms()
         if not task.get("start_time"):
@@ -353,7 +356,7 @@ class Executor:
             "state_message": message,
             "user_cancelled_or_timedout": cancelled_or_timedout,
         }
-        task["status"] = _status(life_cycle, result, message)
+        task["status"] = _status(life_cycle, result, message, code)
         task["_output"] = output
         task.pop("_pgid", None)
 
@@ -364,6 +367,7 @@ class Executor:
         result: str,
         message: str,
         cancelled_or_timedout: bool = False,
+        code: str | None = None,
     ) -> None:
         stamp = now_ms()
         run["end_time"] = stamp
@@ -374,7 +378,7 @@ class Executor:
             "state_message": message,
             "user_cancelled_or_timedout": cancelled_or_timedout,
         }
-        run["status"] = _status(life_cycle, result, message)
+        run["status"] = _status(life_cycle, result, message, code)
         self.store.save_run(run)
 
     def _cancel_rest(self, run: dict[str, Any], message: str) -> None:
@@ -385,22 +389,45 @@ class Executor:
         self._finish_run(run, "TERMINATED", "CANCELED", message, cancelled_or_timedout=True)
 
 
-def _status(life_cycle: str, result: str, message: str) -> dict[str, Any]:
+def run_if_met(condition: str | None, results: list[str]) -> bool:
+    """Whether a task runs, given its dependencies' result states (Databricks' `run_if`, default ALL_SUCCESS)."""
+    if not results:
+        return True
+    ok = [r == "SUCCESS" for r in results]
+    failed = [r in ("FAILED", "TIMEDOUT", "UPSTREAM_FAILED") for r in results]
+    return {
+        "ALL_SUCCESS": all(ok),
+        "ALL_DONE": True,
+        "NONE_FAILED": not any(failed),
+        "AT_LEAST_ONE_SUCCESS": any(ok),
+        "ALL_FAILED": all(failed),
+        "AT_LEAST_ONE_FAILED": any(failed),
+    }.get(condition or "ALL_SUCCESS", all(ok))
+
+
+#: Jobs 2.2's termination code and type of each result (databricks-sdk `TerminationCodeCode`, `TerminationTypeType`).
+TERMINATION = {
+    "SUCCESS": ("SUCCESS", "SUCCESS"),
+    "FAILED": ("RUN_EXECUTION_ERROR", "CLIENT_ERROR"),
+    "TIMEDOUT": (
+        "CANCELED",
+        "CLIENT_ERROR",
+    ),  # "canceled by the platform, e.g. the maximum duration exceeded"
+    "CANCELED": ("USER_CANCELED", "SUCCESS"),
+    "UPSTREAM_FAILED": ("SKIPPED", "SUCCESS"),
+    "MAXIMUM_CONCURRENT_RUNS_REACHED": ("MAX_CONCURRENT_RUNS_EXCEEDED", "CLIENT_ERROR"),
+}
+
+
+def _status(life_cycle: str, result: str, message: str, code: str | None = None) -> dict[str, Any]:
     """Jobs 2.2's `status` of a terminal run or task run."""
-    if life_cycle == "SKIPPED" or result == "UPSTREAM_FAILED":
-        return {
-            "state": "TERMINATED",
-            "termination_details": {"code": "SKIPPED", "type": "SUCCESS", "message": message},
-        }
-    code, kind = {
-        "SUCCESS": ("SUCCESS", "SUCCESS"),
-        "FAILED": ("RUN_EXECUTION_ERROR", "CLIENT_ERROR"),
-        "TIMEDOUT": ("TIMEOUT", "CLIENT_ERROR"),
-        "CANCELED": ("USER_CANCELED", "SUCCESS"),
-    }.get(result, ("UNKNOWN", "INTERNAL_ERROR"))
+    default, kind = TERMINATION.get(result, ("INTERNAL_ERROR", "INTERNAL_ERROR"))
     if life_cycle == "INTERNAL_ERROR":
-        code, kind = "INTERNAL_ERROR", "INTERNAL_ERROR"
-    return {"state": "TERMINATED", "termination_details": {"code": code, "type": kind, "message": message}}
+        default, kind = "INTERNAL_ERROR", "INTERNAL_ERROR"
+    elif code == "RESOURCE_NOT_FOUND":
+        kind = "CLIENT_ERROR"
+    details = {"code": code or default, "type": kind, "message": message}
+    return {"state": "TERMINATED", "termination_details": details}
 
 
 def _timeout_message(run: dict[str, Any]) -> str:

@@ -92,6 +92,11 @@ def check_tasks(tasks: Any, where: str = "settings") -> list[dict[str, Any]]:
                 f"Task {key}: notebook_path {notebook['notebook_path']} must be an absolute workspace path"
             )
     for task in tasks:
+        if task.get("max_retries"):
+            raise invalid(
+                f"Task {task['task_key']}: max_retries is not supported by the local workspace (retry in the caller, "
+                "as the Airflow DAG does)"
+            )
         for dep in task.get("depends_on") or []:
             if dep.get("task_key") not in keys:
                 raise invalid(

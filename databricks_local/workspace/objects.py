@@ -8,7 +8,7 @@ file whose names meet on disk (`etl` and `etl.py`) cannot both exist; the second
 
 Import formats: SOURCE (a notebook in `language`), JUPYTER (a notebook), RAW (a file), AUTO (a `.ipynb`, or a
 `.py`/`.sql`/`.scala`/`.r` beginning with the Databricks source header, is a notebook whose name loses the
-extension; anything else is a file). Export formats: SOURCE, JUPYTER, RAW and AUTO, as JSON (`content` base64) or
+extension, as is a name without extension that begins with a header; anything else is a file). Export formats: SOURCE, JUPYTER, RAW and AUTO, as JSON (`content` base64) or
 the bytes themselves with `direct_download=true`. `/Workspace/...` paths name the same objects as `/...`.
 """
 
@@ -49,9 +49,15 @@ def normalize(path: Any) -> str:
 class Workspace:
     """The workspace tree of one store."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, home: str | None = None) -> None:
         self.store = store
         self.files = store.files
+        for folder in (
+            "/Shared",
+            home,
+        ):  # as in a new Databricks workspace: /Shared and the user's home exist
+            if folder:
+                self._make_dirs(folder)
 
     # --- lookups -----------------------------------------------------------------------------------
     def info(self, path: str) -> dict[str, Any] | None:
@@ -92,8 +98,12 @@ class Workspace:
         """The file a run executes for the notebook at `path` (RESOURCE_DOES_NOT_EXIST if it is no notebook)."""
         clean = normalize(path)
         row = self.store.get_object(clean)
-        if row is None or row["object_type"] != NOTEBOOK:
+        if row is None:
             raise not_found(f"Notebook not found: {clean}")
+        if row["object_type"] != NOTEBOOK:
+            raise invalid(
+                f"{clean} is a {row['object_type'].lower()}, not a notebook: a notebook task runs notebooks"
+            )
         return self.files / row["disk"]
 
     # --- mkdirs ------------------------------------------------------------------------------------
@@ -201,6 +211,10 @@ class Workspace:
         lang = formats.LANGUAGE_OF.get(ext.lower())
         if lang is not None and formats.is_source_notebook(content, lang):
             return NOTEBOOK, stem, lang, formats.EXTENSION[lang]
+        if not ext:  # no extension: the header alone says it is a notebook (`#` Python, `--` SQL, `//` Scala)
+            for lang in ("PYTHON", "SQL", "SCALA"):
+                if formats.is_source_notebook(content, lang):
+                    return NOTEBOOK, path, language or lang, formats.EXTENSION[language or lang]
         return FILE, path, None, ""
 
     def _disk_owner(self, disk: str) -> str | None:

@@ -44,6 +44,29 @@ def load_secret_store(path: str | Path) -> dict[str, dict[str, str]]:
     return {str(scope): dict(keys) for scope, keys in scopes.items()}
 
 
+class SecretFileStore:
+    """A run's secret scopes as the runtime's `dbutils.secrets` reads them (`databricks_local.dbutils.SecretStore`:
+    `get`, `list_scopes`, `list_keys`), loaded once from the run's secrets file."""
+
+    def __init__(self, scopes: Mapping[str, Mapping[str, str]]) -> None:
+        self._scopes = {scope: dict(keys) for scope, keys in scopes.items()}
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> SecretFileStore | None:
+        """The store of `DATABRICKS_LOCAL_SECRETS_FILE`, or None outside a workspace run."""
+        path = (os.environ if environ is None else environ).get(SECRETS_FILE_ENV)
+        return cls(load_secret_store(path)) if path else None
+
+    def get(self, scope: str, key: str) -> str | None:
+        return self._scopes.get(scope, {}).get(key)
+
+    def list_scopes(self) -> list[str]:
+        return sorted(self._scopes)
+
+    def list_keys(self, scope: str) -> list[str]:
+        return sorted(self._scopes.get(scope, {}))
+
+
 def write_secret_store(path: Path, store: Mapping[str, Mapping[str, str]]) -> None:
     """Write a run's secrets file, 0600 from its creation."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

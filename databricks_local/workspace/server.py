@@ -6,7 +6,7 @@ Every request needs the workspace's token (`Authorization: Bearer <token>`, or B
 token as password, as Databricks accepts): none is 401, a wrong one 403 `Invalid access token.` (Databricks'
 answers). An endpoint not served is 404 `ENDPOINT_NOT_FOUND`, every error has Databricks' body
 `{"error_code": ..., "message": ...}`. Served: Workspace 2.0, Jobs 2.1 and 2.2 (the same handlers), Secrets 2.0
-(see `objects.py`, `jobs.py`, `secrets.py`). `WorkspaceServer` binds, `serve_forever()` serves in the calling thread
+(see `objects.py`, `jobs.py`, `secrets.py`), and SCIM `Me` (the one local user, whose home folder exists). `WorkspaceServer` binds, `serve_forever()` serves in the calling thread
 until `shutdown()` (which stops the active runs first).
 """
 
@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import hmac
 import logging
 import os
@@ -34,7 +35,7 @@ from aiohttp import http_exceptions, web
 from databricks_local.workspace import secrets
 from databricks_local.workspace.errors import ApiError, invalid, malformed, no_endpoint
 from databricks_local.workspace.executor import DEFAULT_RUNNER, Executor
-from databricks_local.workspace.jobs import Jobs
+from databricks_local.workspace.jobs import USER, Jobs
 from databricks_local.workspace.objects import Workspace
 from databricks_local.workspace.store import Store
 from local_stack.rest_proxy.connection import Connection, WebServer
@@ -114,7 +115,7 @@ class WorkspaceServer:
         self.url = public_url or f"http://{host}:{port}"
         self.token = token.encode()
         self.store = Store(Path(state_dir))
-        self.workspace = Workspace(self.store)
+        self.workspace = Workspace(self.store, home=f"/Users/{USER}")
         self.jobs = Jobs(self.store, self.url)
         self.runner = list(runner)
         self.run_env = dict(os.environ if run_env is None else run_env)
@@ -144,6 +145,7 @@ class WorkspaceServer:
             ("GET", "/api/2.0/workspace/list"): lambda q, _: ws.list(q),
             ("POST", "/api/2.0/workspace/mkdirs"): lambda b, _: ws.mkdirs(b),
             ("POST", "/api/2.0/workspace/delete"): lambda b, _: ws.delete(b),
+            ("GET", "/api/2.0/preview/scim/v2/Me"): lambda _q, _c: current_user(),
             ("POST", "/api/2.0/secrets/scopes/create"): lambda b, _: secrets.create_scope(store, b),
             ("GET", "/api/2.0/secrets/scopes/list"): lambda q, _: secrets.list_scopes(store, q),
             ("POST", "/api/2.0/secrets/scopes/delete"): lambda b, _: secrets.delete_scope(store, b),
@@ -181,12 +183,26 @@ class WorkspaceServer:
         return {"content": base64.b64encode(data).decode("ascii"), **answer}
 
     def _run_now(self, body: dict[str, Any], _content: bytes | None) -> Any:
-        answer = self.jobs.run_now(body)
-        self._start_run(answer["run_id"])
-        return answer
+        return self._idempotent(body, self.jobs.run_now)
 
     def _submit(self, body: dict[str, Any], _content: bytes | None) -> Any:
-        answer = self.jobs.submit(body)
+        return self._idempotent(body, self.jobs.submit)
+
+    def _idempotent(self, body: dict[str, Any], create: Callable[[dict[str, Any]], dict[str, Any]]) -> Any:
+        """A run, or the run an earlier request with the same `idempotency_token` made (as Databricks does)."""
+        token = body.get("idempotency_token")
+        if token:
+            if len(str(token)) > 64:
+                raise invalid("idempotency_token must be at most 64 characters")
+            existing = self.store.run_of_token(str(token))
+            if existing is not None and (run := self.store.get_run(existing)) is not None:
+                earlier: dict[str, Any] = {"run_id": run["run_id"]}
+                if run.get("job_id") is not None:
+                    earlier["number_in_job"] = run["number_in_job"]
+                return earlier
+        answer = create(body)
+        if token:
+            self.store.remember_token(str(token), answer["run_id"])
         self._start_run(answer["run_id"])
         return answer
 
@@ -207,8 +223,10 @@ class WorkspaceServer:
             if len(active) >= limit:
                 message = f"Skipping this run because the limit of {limit} maximum concurrent runs has been reached."
                 for task in run["tasks"]:
-                    self.executor._finish_task(task, "SKIPPED", "CANCELED", message, {})
-                self.executor._finish_run(run, "SKIPPED", "CANCELED", message)
+                    self.executor._finish_task(
+                        task, "SKIPPED", "MAXIMUM_CONCURRENT_RUNS_REACHED", message, {}
+                    )
+                self.executor._finish_run(run, "SKIPPED", "MAXIMUM_CONCURRENT_RUNS_REACHED", message)
                 return
         self.executor.start(run_id)
 
@@ -269,15 +287,21 @@ class WorkspaceServer:
         self.closing = True
         server.close()
         await self.executor.shutdown()
+        for connection in list(
+            web_server.connections
+        ):  # idle keep-alive connections: close now, not at the timeout
+            if not connection._request_in_progress:
+                connection.close()
         await web_server.shutdown(5.0)
 
     def shutdown(self) -> None:
         """Stop serving (from another thread): the active runs are stopped, the requests in flight answered."""
         self._shutdown_requested = True
-        if not self._running.wait(10):
+        if self._done.is_set() or not self._running.wait(10):
             return
         assert self._loop is not None and self._stop is not None
-        self._loop.call_soon_threadsafe(self._stop.set)
+        with contextlib.suppress(RuntimeError):  # the loop already closed: it stopped meanwhile
+            self._loop.call_soon_threadsafe(self._stop.set)
         self._done.wait()
 
     def server_close(self) -> None:
@@ -393,6 +417,20 @@ class WorkspaceServer:
         if length is not None and total < length:
             raise malformed("The request body ended early")
         return b"".join(chunks)
+
+
+def current_user() -> dict[str, Any]:
+    """SCIM `Me`: the one user of the local workspace (every token holder), whose home is `/Users/<userName>`."""
+    return {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "id": "1",
+        "userName": USER,
+        "displayName": "Local User",
+        "active": True,
+        "emails": [{"value": USER, "type": "work", "primary": True}],
+        "name": {"givenName": "Local", "familyName": "User"},
+        "groups": [{"display": "users", "value": "users"}],
+    }
 
 
 def _multipart(content_type: str, body: bytes) -> tuple[dict[str, str], bytes | None]:

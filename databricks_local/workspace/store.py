@@ -32,6 +32,7 @@ CREATE TABLE IF NOT EXISTS secrets (
     scope TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, updated INTEGER NOT NULL, PRIMARY KEY (scope, key)
 );
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS idempotency (token TEXT PRIMARY KEY, run_id INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS runs_by_job ON runs (job_id, run_id);
 """
 
@@ -135,7 +136,9 @@ class Store:
         if name is None:
             rows = self.db.execute("SELECT data FROM jobs ORDER BY job_id").fetchall()
         else:
-            rows = self.db.execute("SELECT data FROM jobs WHERE name = ? ORDER BY job_id", (name,)).fetchall()
+            rows = self.db.execute(
+                "SELECT data FROM jobs WHERE lower(name) = lower(?) ORDER BY job_id", (name,)
+            ).fetchall()
         return [json.loads(r["data"]) for r in rows]
 
     def delete_job(self, job_id: int) -> None:
@@ -166,6 +169,13 @@ class Store:
 
     def delete_run(self, run_id: int) -> None:
         self.db.execute("DELETE FROM runs WHERE run_id = ? OR parent = ?", (run_id, run_id))
+
+    def run_of_token(self, token: str) -> int | None:
+        row = self.db.execute("SELECT run_id FROM idempotency WHERE token = ?", (token,)).fetchone()
+        return int(row["run_id"]) if row else None
+
+    def remember_token(self, token: str, run_id: int) -> None:
+        self.db.execute("INSERT OR REPLACE INTO idempotency (token, run_id) VALUES (?, ?)", (token, run_id))
 
     # --- secrets ---------------------------------------------------------------------------------------
     def scopes(self) -> list[dict[str, Any]]:

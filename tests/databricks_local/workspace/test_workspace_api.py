@@ -22,7 +22,7 @@ from databricks.sdk.errors import (
 from databricks.sdk.service import jobs
 from databricks.sdk.service.workspace import ExportFormat, ImportFormat, Language, ObjectType
 
-from databricks_local.workspace import load_secret_store
+from databricks_local.workspace import SecretFileStore, load_secret_store
 from databricks_local.workspace.secrets import write_secret_store
 
 NOTEBOOK = (
@@ -50,6 +50,13 @@ def test_import_auto_makes_notebooks_of_headed_sources_and_files_of_the_rest(wor
     }
     assert w.workspace.download("/Users/me@example.com/proj/etl").read() == NOTEBOOK
     assert w.workspace.download("/Users/me@example.com/proj/helpers.py").read() == MODULE
+    # a name without extension is a notebook when its header says so, a file otherwise
+    w.workspace.upload("/Users/me@example.com/proj/bare", NOTEBOOK, format=ImportFormat.AUTO)
+    w.workspace.upload("/Users/me@example.com/proj/README", b"notes", format=ImportFormat.AUTO)
+    assert w.workspace.get_status("/Users/me@example.com/proj/bare").object_type == ObjectType.NOTEBOOK
+    assert w.workspace.get_status("/Users/me@example.com/proj/README").object_type == ObjectType.FILE
+    w.workspace.delete("/Users/me@example.com/proj/bare")
+    w.workspace.delete("/Users/me@example.com/proj/README")
     # the /Workspace prefix names the same objects
     assert w.workspace.get_status("/Workspace/Users/me@example.com/proj/etl").object_id == notebook.object_id
     # what is imported is what a run executes: the same bytes on disk, 0600
@@ -130,10 +137,22 @@ def test_delete_needs_recursive_for_a_folder_with_content(workspace) -> None:
     assert not (workspace.config.databricks_dir / "files" / "Shared/del").exists()
 
 
+def test_current_user_and_the_folders_a_new_workspace_has(workspace) -> None:
+    w: WorkspaceClient = workspace.client
+    me = w.current_user.me()
+    assert me.user_name == "local-user@localhost" and me.active
+    home = w.workspace.get_status(f"/Users/{me.user_name}")
+    assert home.object_type == ObjectType.DIRECTORY
+    assert {"/Shared", "/Users"} <= {o.path for o in w.workspace.list("/")}
+
+
 def test_tokens_errors_and_unknown_endpoints(workspace) -> None:
     missing = workspace.api("GET", "/api/2.0/workspace/list?path=/", token=None)
-    assert missing.status_code == 401 and set(missing.json()) == {"error_code", "message"}
-    wrong = workspace.api("GET", "/api/2.0/workspace/list?path=/", token="dapi-not-it")
+    assert missing.status_code == 401 and missing.json() == {  # Databricks' answer (without its [ReqId: ...])
+        "error_code": 401,
+        "message": "Credential was not sent or was of an unsupported type for this API.",
+    }
+    wrong = workspace.api("GET", "/api/2.0/workspace/list?path=/", token="dapi-wrong-token")
     assert wrong.status_code == 403 and wrong.json() == {
         "error_code": 403,
         "message": "Invalid access token.",
@@ -239,6 +258,14 @@ def test_secrets_roundtrip_and_the_runtime_reader(workspace, tmp_path) -> None:
     write_secret_store(path, {"pipeline": {"aws-key": "AKIA-local"}})
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert load_secret_store(path) == {"pipeline": {"aws-key": "AKIA-local"}}
+    store = SecretFileStore.from_environment({"DATABRICKS_LOCAL_SECRETS_FILE": str(path)})
+    assert store is not None and store.get("pipeline", "aws-key") == "AKIA-local"
+    assert (store.list_scopes(), store.list_keys("pipeline"), store.get("pipeline", "x")) == (
+        ["pipeline"],
+        ["aws-key"],
+        None,
+    )
+    assert SecretFileStore.from_environment({}) is None
     path.write_text("[]")
     with pytest.raises(RuntimeError, match="secrets file"):
         load_secret_store(path)
