@@ -1,10 +1,9 @@
 """`make run-dag` (local_stack/run_dag.py): the real DAG under Airflow 3.0.6 against the real local workspace.
 
-The workspace is the server `make local-up` starts (its component's command line, its own state dir and port),
-found through `<state dir>/outputs/local.json` as the stack writes it; its runs execute the batch notebook on
-local Spark over a generated lake (a directory, the batch notebook's `bucket` widget, set through the bundle
-variable). Until `local_stack.notebook_runner run` has `--result` the runs go through the workspace tests'
-fallback runner, which hands over to the real runner once it has the flag.
+The workspace is the server `make local-up` starts (its component's command line and environment, its own state
+dir and port), found through `<state dir>/outputs/local.json` as the stack writes it; its runs execute the batch
+notebook through `python -m local_stack.notebook_runner run` on local Spark over a generated lake (a directory: the
+batch notebook's `bucket` widget, set through the bundle variable).
 """
 
 from __future__ import annotations
@@ -35,7 +34,6 @@ from tests.support.net import free_port
 pytestmark = pytest.mark.spark
 
 REPO = Path(__file__).resolve().parents[2]
-FALLBACK_RUNNER = REPO / "tests" / "databricks_local" / "workspace" / "fallback_runner.py"
 USER = "dagtest"
 #: Settings a Databricks workspace adds to every job it stores.
 SERVER_DEFAULTS = {
@@ -67,10 +65,9 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalWorkspa
     state = tmp_path_factory.mktemp("state")
     config = dataclasses.replace(StackConfig.from_env(), state_dir=state, databricks_port=free_port())
     component = components.databricks(config)
-    argv = [*component.argv, "--runner", f"{sys.executable} {FALLBACK_RUNNER}", "--kill-grace", "3"]
     log = state / "databricks.log"
     fd = open_private_log(log)
-    process = subprocess.Popen(argv, env=component.env, cwd=component.cwd, stdout=fd, stderr=fd)
+    process = subprocess.Popen(component.argv, env=component.env, cwd=component.cwd, stdout=fd, stderr=fd)
     try:
         deadline = time.monotonic() + 30
         while not component.check():
