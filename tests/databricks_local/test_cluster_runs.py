@@ -58,8 +58,8 @@ def test_unsupported_dbutils_calls_name_the_call() -> None:
             getattr(dbutils, call)
     with pytest.raises(NotSupportedLocally, match=r"dbutils\.notebook\.entry_point is not supported"):
         dbutils.notebook.entry_point  # noqa: B018
-    with pytest.raises(NotSupportedLocally, match=r"dbutils\.fs\.updateMount is not supported"):
-        dbutils.fs.updateMount  # noqa: B018
+    with pytest.raises(NotSupportedLocally, match=r"dbutils\.fs\.cacheFiles is not supported"):
+        dbutils.fs.cacheFiles  # noqa: B018
     assert not hasattr(dbutils.widgets, "nothing")  # hasattr() probes still work
 
 
