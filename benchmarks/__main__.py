@@ -54,12 +54,19 @@ def _rest_proxy_suite() -> list[dict[str, Any]]:
     return rest_proxy.run(Stack().up(), say=lambda line: print(line, file=sys.stderr, flush=True))
 
 
+def _workspace_suite() -> list[dict[str, Any]]:
+    from benchmarks import workspace
+
+    return workspace.run(say=lambda line: print(line, file=sys.stderr, flush=True))
+
+
 SUITES: dict[str, Callable[[], list[dict[str, Any]]]] = {
     "emulator": _emulator_suite,
     "notebooks": _notebooks_suite,
     "stream": _stream_suite,
     "reliability": _reliability_suite,
     "rest_proxy": _rest_proxy_suite,
+    "workspace": _workspace_suite,
 }
 
 
@@ -123,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     args.out.write_text(json.dumps({"meta": meta, "results": rows}, indent=2) + "\n")
     print(f"\nwrote {args.out}")
-    if set(args.suite or SUITES) - {"notebooks"}:
+    if set(args.suite or SUITES) - {"notebooks", "workspace"}:
         print("the local stack is still running (`make local-down` stops it)")
     return 1 if failures else 0
 

@@ -279,6 +279,73 @@ def s3_sink(config: StackConfig, bucket: str) -> Component:
     )
 
 
+# --- local Databricks workspace -----------------------------------------------------------------------
+def databricks_check(url: str, token_file: Path) -> Callable[[], bool]:
+    """Healthy when an authenticated `workspace/get-status` of `/` answers 200 (the token file must exist)."""
+    import urllib.request
+
+    def check() -> bool:
+        try:
+            token = token_file.read_text().strip()
+        except OSError:
+            return False
+        request = urllib.request.Request(
+            f"{url}/api/2.0/workspace/get-status?path=/", headers={"Authorization": f"Bearer {token}"}
+        )
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        try:
+            with opener.open(request, timeout=2) as response:
+                return bool(response.status == 200)
+        except OSError:
+            return False
+
+    return check
+
+
+def databricks(config: StackConfig) -> Component:
+    """The local Databricks workspace (databricks_local/workspace) on loopback, its state in `<state>/databricks`.
+
+    The server generates its token at its first start (0600, `--token-file`), which `up` then writes to the outputs.
+    Its runs inherit this environment: the stack's AWS endpoint and test credentials (as `make run-batch` gives the
+    notebook runner), the stack's state dir and user id.
+    """
+    if importlib.util.find_spec("databricks_local.workspace") is None:
+        raise StackError("databricks: the package databricks_local.workspace is missing from this checkout")
+    env = (
+        base_env()
+        | config.aws_env()
+        | {
+            "PYTHONPATH": str(cfg.REPO_ROOT),
+            "PIPELINE_STATE_DIR": str(config.state_dir.absolute()),  # runs execute in their own folder
+            "USER_ID": config.user_id,
+        }
+    )
+    return Component(
+        name=cfg.DATABRICKS,
+        argv=[
+            sys.executable,
+            "-m",
+            "databricks_local.workspace",
+            "--host",
+            config.host,
+            "--port",
+            str(config.databricks_port),
+            "--state-dir",
+            str(config.databricks_dir.absolute()),
+            "--token-file",
+            str(config.databricks_token_file.absolute()),
+        ],
+        env=env,
+        address=config.databricks_url,
+        check=databricks_check(config.databricks_url, config.databricks_token_file),
+        health=f"GET {config.databricks_url}/api/2.0/workspace/get-status?path=/",
+        port=config.databricks_port,
+        timeout=30,
+        cwd=cfg.REPO_ROOT,
+        extra={"state": str(config.databricks_dir)},
+    )
+
+
 def is_healthy(component_check: Callable[[], bool], port: int | None, host: str) -> bool:
     """Health for `status`: the component's own check (a closed port is unhealthy without waiting)."""
     if port is not None and not port_is_open(host, port):

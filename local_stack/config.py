@@ -11,6 +11,7 @@ environment (or a `.env` file at the repository root for `USER_ID`):
 | LocalStack port | `PIPELINE_LOCALSTACK_PORT` | 4566 |
 | Tansu (Kafka) port | `PIPELINE_TANSU_PORT` | 9092 |
 | REST Proxy port | `PIPELINE_REST_PROXY_PORT` | 8082 |
+| local Databricks workspace port | `PIPELINE_DATABRICKS_PORT` | 8090 |
 | sink `flush.size` | `PIPELINE_SINK_FLUSH_SIZE` | 1000 |
 | sink rotation interval (ms) | `PIPELINE_SINK_ROTATE_INTERVAL_MS` | 3000 |
 | Tansu storage bucket | `PIPELINE_TANSU_BUCKET` | `tansu-broker` |
@@ -50,6 +51,7 @@ KINESIS_LOCAL_VERSION = "0.4.13"
 LOCALSTACK_PORT = 4566
 TANSU_PORT = 9092
 REST_PROXY_PORT = 8082
+DATABRICKS_PORT = 8090
 MYSQL_PORT = 3306
 
 #: AWS services LocalStack serves for the pipeline (docs/data-contracts.md 5).
@@ -60,7 +62,12 @@ TEST_CREDENTIALS: Mapping[str, str] = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_
 
 #: Component names, in start order. `down` stops them in reverse. Docker Compose uses the same names.
 LOCALSTACK, TANSU, REST_PROXY, S3_SINK = "localstack", "tansu", "rest-proxy", "s3-sink"
-COMPONENTS: tuple[str, ...] = (LOCALSTACK, TANSU, REST_PROXY, S3_SINK)
+#: The local Databricks workspace (databricks_local/workspace): its runs read and write the stack's LocalStack.
+DATABRICKS = "databricks"
+COMPONENTS: tuple[str, ...] = (LOCALSTACK, TANSU, REST_PROXY, S3_SINK, DATABRICKS)
+#: The services of the Docker mode: all but the local workspace, whose runs need local Spark and Java (the services
+#: image carries neither); with Docker, run `make local-up` in host mode for the workspace.
+DOCKER_COMPONENTS: tuple[str, ...] = (LOCALSTACK, TANSU, REST_PROXY, S3_SINK)
 
 #: Container images of the Docker mode (pinned to the same versions as host mode).
 LOCALSTACK_IMAGE = f"localstack/localstack:{LOCALSTACK_VERSION}"
@@ -102,6 +109,7 @@ class StackConfig:
     localstack_port: int = LOCALSTACK_PORT
     tansu_port: int = TANSU_PORT
     rest_proxy_port: int = REST_PROXY_PORT
+    databricks_port: int = DATABRICKS_PORT
     flush_size: int = DEFAULT_FLUSH_SIZE
     rotate_interval_ms: int = DEFAULT_ROTATE_INTERVAL_MS
     tansu_bucket: str = DEFAULT_TANSU_BUCKET
@@ -150,6 +158,7 @@ class StackConfig:
             localstack_port=port("PIPELINE_LOCALSTACK_PORT", LOCALSTACK_PORT),
             tansu_port=port("PIPELINE_TANSU_PORT", TANSU_PORT),
             rest_proxy_port=port("PIPELINE_REST_PROXY_PORT", REST_PROXY_PORT),
+            databricks_port=port("PIPELINE_DATABRICKS_PORT", DATABRICKS_PORT),
             flush_size=positive("PIPELINE_SINK_FLUSH_SIZE", DEFAULT_FLUSH_SIZE),
             rotate_interval_ms=positive("PIPELINE_SINK_ROTATE_INTERVAL_MS", DEFAULT_ROTATE_INTERVAL_MS),
             tansu_bucket=env.get("PIPELINE_TANSU_BUCKET") or DEFAULT_TANSU_BUCKET,
@@ -177,6 +186,21 @@ class StackConfig:
     @property
     def rest_proxy_url(self) -> str:
         return f"http://{self.host}:{self.rest_proxy_port}"
+
+    @property
+    def databricks_url(self) -> str:
+        """The local Databricks workspace's host, as clients configure it (`databricks_host` in the outputs)."""
+        return f"http://{self.host}:{self.databricks_port}"
+
+    @property
+    def databricks_dir(self) -> Path:
+        """The local workspace's state: imported files, jobs, runs, secrets (kept across restarts)."""
+        return self.state_dir / "databricks"
+
+    @property
+    def databricks_token_file(self) -> Path:
+        """The local workspace's access token (0600, generated at its first start)."""
+        return self.databricks_dir / "token"
 
     @property
     def log_dir(self) -> Path:

@@ -58,6 +58,8 @@ class StackInfo:
     invoke_url: str | None
     api_key: str | None
     outputs: dict[str, Any]
+    databricks_host: str | None = None
+    databricks_token: str | None = None
     started: list[str] = field(default_factory=list)  # components this call started
 
 
@@ -98,6 +100,8 @@ class Stack:
             return components.rest_proxy(c)
         if name == cfg.S3_SINK:
             return components.s3_sink(c, bucket or self.bucket())
+        if name == cfg.DATABRICKS:
+            return components.databricks(c)
         raise StackError(f"unknown component {name!r}; expected one of {', '.join(cfg.COMPONENTS)}")
 
     def bucket(self) -> str:
@@ -180,11 +184,15 @@ class Stack:
         bucket = str(outputs.get("bucket_name") or c.names.bucket)
         if self.ensure(cfg.S3_SINK, bucket):
             started.append(cfg.S3_SINK)
+        if self.ensure(cfg.DATABRICKS):
+            started.append(cfg.DATABRICKS)
+        outputs = self.record_databricks_outputs()
         self.check_loopback()
         self.install_course_credentials()
         info = self.info(outputs, started)
         self.say(f"  invoke URL  {info.invoke_url}")
         self.say(f"  bucket      s3://{info.bucket}  (lake: s3://{info.bucket}/topics/)")
+        self.say(f"  databricks  {info.databricks_host}  (token: databricks_token in the outputs)")
         self.say(f"  outputs     {c.outputs_file}")
         return info
 
@@ -223,6 +231,8 @@ class Stack:
             bucket=str(outputs.get("bucket_name") or c.names.bucket),
             invoke_url=outputs.get("invoke_url"),
             api_key=outputs.get("api_key"),
+            databricks_host=outputs.get("databricks_host"),
+            databricks_token=outputs.get("databricks_token"),
             outputs=outputs,
             started=list(started or []),
         )
@@ -233,6 +243,28 @@ class Stack:
         self.applied_file.parent.mkdir(parents=True, exist_ok=True)
         applied = {"user_id": self.config.user_id, "localstack_pid": self.pid(cfg.LOCALSTACK)}
         self.applied_file.write_text(json.dumps(applied))
+
+    def record_databricks_outputs(self) -> dict[str, Any]:
+        """Add the local workspace's `databricks_host` and `databricks_token` (sensitive) to the outputs file, in
+        terraform's form; returns the unwrapped outputs."""
+        from databricks_local.workspace.access_token import read_token
+
+        path = self.config.outputs_file
+        try:
+            raw = json.loads(path.read_text())
+        except (OSError, ValueError):
+            raw = {}
+        wanted = {
+            "databricks_host": {"sensitive": False, "type": "string", "value": self.config.databricks_url},
+            "databricks_token": {
+                "sensitive": True,
+                "type": "string",
+                "value": read_token(self.config.databricks_token_file),
+            },
+        }
+        if any(raw.get(k) != v for k, v in wanted.items()):
+            write_private(path, json.dumps(raw | wanted, indent=2))
+        return terraform_env.unwrap(raw | wanted)
 
     def down(self, names: list[str] | None = None) -> list[str]:
         """Stop (reverse order, by PID) the components of this state dir; returns those that were running."""

@@ -184,3 +184,23 @@ def test_the_node_patch_turns_a_wildcard_listen_into_loopback(tmp_path: Path) ->
     )
     found = listen_everywhere(tmp_path, [node, "-e", code], env, 2)
     assert len(found) == 2 and {li.address for li in found} == {"127.0.0.1"}
+
+
+def test_databricks_workspace_component_on_loopback_with_its_state_in_the_state_dir(tmp_path: Path) -> None:
+    config = StackConfig(
+        state_dir=tmp_path / "state", user_id="alice", databricks_port=18090, localstack_port=14566
+    )
+    comp = components.databricks(config)
+    assert comp.argv[1:3] == ["-m", "databricks_local.workspace"]
+    flags = dict(zip(comp.argv[3::2], comp.argv[4::2], strict=True))
+    assert flags == {
+        "--host": "127.0.0.1",
+        "--port": "18090",
+        "--state-dir": str(tmp_path / "state" / "databricks"),
+        "--token-file": str(tmp_path / "state" / "databricks" / "token"),
+    }
+    assert comp.address == "http://127.0.0.1:18090" and comp.port == 18090
+    # the runs get the stack's AWS endpoint, as `make run-batch` gives the runner
+    assert comp.env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:14566" and comp.env["USER_ID"] == "alice"
+    assert not config.databricks_token_file.exists()  # the server makes it at its first start
+    assert comp.check() is False  # nothing listens yet

@@ -35,6 +35,7 @@ def test_environment_overrides_every_setting(tmp_path: Path) -> None:
         "PIPELINE_LOCALSTACK_PORT": "14566",
         "PIPELINE_TANSU_PORT": "19092",
         "PIPELINE_REST_PROXY_PORT": "18082",
+        "PIPELINE_DATABRICKS_PORT": "18090",
         "PIPELINE_SINK_FLUSH_SIZE": "7",
         "PIPELINE_SINK_ROTATE_INTERVAL_MS": "250",
         "PIPELINE_TANSU_BUCKET": "b",
@@ -44,6 +45,8 @@ def test_environment_overrides_every_setting(tmp_path: Path) -> None:
     c = StackConfig.from_env(env=env)
     assert c.state_dir == tmp_path and c.log_dir == tmp_path / "logs" and c.run_dir == tmp_path / "run"
     assert (c.user_id, c.localstack_port, c.tansu_port, c.rest_proxy_port) == ("alice", 14566, 19092, 18082)
+    assert (c.databricks_port, c.databricks_url) == (18090, "http://127.0.0.1:18090")
+    assert c.databricks_token_file == tmp_path / "databricks" / "token"
     assert (c.flush_size, c.rotate_interval_ms, c.tansu_bucket) == (7, 250, "b")
     assert c.localstack_fs == tmp_path / "fs"
     assert c.tf_plugin_dir is None

@@ -36,7 +36,8 @@ def published(service: dict[str, Any]) -> set[tuple[str, int, int]]:
 
 
 def test_every_host_mode_component_is_a_service_plus_the_database_and_seeder(compose: dict[str, Any]) -> None:
-    assert set(compose["services"]) == {*cfg.COMPONENTS, "mysql", "seed"}
+    assert set(compose["services"]) == {*cfg.DOCKER_COMPONENTS, "mysql", "seed"}
+    assert set(cfg.COMPONENTS) - set(cfg.DOCKER_COMPONENTS) == {cfg.DATABRICKS}  # host mode only
 
 
 def test_images_are_pinned_to_the_host_mode_versions(compose: dict[str, Any]) -> None:

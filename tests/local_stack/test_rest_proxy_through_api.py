@@ -257,6 +257,7 @@ def keyless_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackInf
         localstack_port=free_port(),
         tansu_port=free_port(),
         rest_proxy_port=free_port(),
+        databricks_port=free_port(),
     )
     reason = stack_prerequisite_missing(config)
     if reason:

@@ -34,6 +34,7 @@ def isolated_config(tmp_path: Path) -> StackConfig:
         localstack_port=free_port(),
         tansu_port=free_port(),
         rest_proxy_port=free_port(),
+        databricks_port=free_port(),
         localstack_venv=venv,
         localstack_fs=fs,
     )
@@ -95,6 +96,7 @@ def test_cli_status_exit_code_says_not_healthy(tmp_path: Path) -> None:
         "PIPELINE_LOCALSTACK_PORT": str(free_port()),
         "PIPELINE_TANSU_PORT": str(free_port()),
         "PIPELINE_REST_PROXY_PORT": str(free_port()),
+        "PIPELINE_DATABRICKS_PORT": str(free_port()),
     }
     done = run_cli("status", "--stack", "host", env=env)
     assert done.returncode == 3
