@@ -174,8 +174,12 @@ def _run(args: argparse.Namespace) -> int:
         print(f"error: workspace {args.workspace} is not a directory", file=sys.stderr)
         return 2
     from databricks_local.cluster import Cluster
+    from databricks_local.dbutils import set_secret_store
     from databricks_local.runner import NotebookResult, run_notebooks
+    from databricks_local.workspace.secrets import SecretFileStore
 
+    # A run of the local workspace hands its secret scopes over in a 0600 file (DATABRICKS_LOCAL_SECRETS_FILE).
+    set_secret_store(SecretFileStore.from_environment())
     results: list[NotebookResult] = []
 
     def record(result: NotebookResult) -> None:
