@@ -35,7 +35,7 @@ from emulation.source_db import KEY, seed_database
 from emulation.stream import run_stream as emulate_stream
 from local_stack.notebook_runner.stream import run_stream as run_stream_notebook
 from local_stack.processes import wait_for
-from tests.emulation.stack_io import StackUser
+from local_stack.stack_user import StackUser
 
 SUITE = "stream"
 TARGET_P95_S = 5.0

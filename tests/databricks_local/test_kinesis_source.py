@@ -15,14 +15,14 @@ from typing import Any
 import pytest
 
 from databricks_local.kinesis_source import KinesisSourceError, KinesisStreamReader
-from databricks_local.lake import aws_client
+from local_stack.aws import localstack_client
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def kinesis(stack: Any) -> Any:
-    return aws_client("kinesis", endpoint_url=stack.localstack_url)
+    return localstack_client("kinesis", endpoint_url=stack.localstack_url)
 
 
 @pytest.fixture
