@@ -58,6 +58,7 @@ def aws_client(
     endpoint_url: str | None = None,
     region: str | None = None,
     config: Any = None,
+    session_token: str | None = None,
 ) -> Any:
     """A boto3 client for `service` at the configured endpoint (the local stack by default), bounded calls.
 
@@ -86,6 +87,7 @@ def aws_client(
             region=region,
             access_key=access_key,
             secret_key=secret_key,
+            session_token=session_token,
             config=config,
         )
     merged = default_config() if config is None else default_config().merge(config)
@@ -95,6 +97,7 @@ def aws_client(
         region_name=region,
         aws_access_key_id=access_key,
         aws_secret_access_key=secret_key,
+        aws_session_token=session_token,
         config=merged,
     )
 

@@ -87,10 +87,13 @@ def localstack_client(
     region: str | None = None,
     access_key: str | None = None,
     secret_key: str | None = None,
+    session_token: str | None = None,
     config: Any = None,
 ) -> Any:
     """A boto3 client of `service` against LocalStack (default: the configured stack's), built through
-    `localstack-client`, with `default_config()` merged under `config`."""
+    `localstack-client`, with `default_config()` merged under `config` (`session_token`: temporary credentials,
+    from STS)."""
     merged = default_config() if config is None else default_config().merge(config)
     session = localstack_session(endpoint_url, region, access_key, secret_key)
-    return session.client(service, config=merged)
+    extra = {"aws_session_token": session_token} if session_token else {}
+    return session.client(service, config=merged, **extra)
