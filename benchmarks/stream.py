@@ -164,7 +164,9 @@ def measure_latency(
             warm = put(0)
             runner.start()
             say("stream bench: waiting for the notebook's first micro-batches (warm-up event)")
-            if not watcher.wait_for([(ds, ind) for ds, (ind, _) in warm.items()], timeout=180):
+            warm_keys = [(ds, ind) for ds, (ind, _) in warm.items()]
+            wait_for(lambda: failure or all(key in watcher.seen for key in warm_keys), 180)
+            if failure or not all(key in watcher.seen for key in warm_keys):
                 _stop_queries(namespace, runner)
                 raise RuntimeError(
                     f"the warm-up event never reached the stream tables: {failure or 'no error'}"
@@ -236,6 +238,10 @@ def run(
             row = measure_latency(stack_info, Path(tmp) / f"latency-{run}", say=say)
             row["case"] += f", run {run} of {latency_runs}"
             rows.append(row)
+            say(
+                f"stream bench: run {run}: p50 {row['p50_s']} s, p95 {row['p95_s']} s, p99 {row['p99_s']} s, "
+                f"missing {row['missing']}"
+            )
         rows.append(latency_spread(rows))
         rows.append(measure_available_now(stack_info, Path(tmp) / "available-now"))
         say("stream bench: the stream emulator twice into the same streams (33,000 records each)")
