@@ -68,14 +68,28 @@ def exists(session: SparkSession, name: str) -> bool:
 
 
 def read_arrow(path: str | Path, columns: list[str] | None = None) -> Any:
-    """The current version of the Delta table at `path` as an Arrow table, without Spark (checks, demo, bench).
+    """The current version of the local Delta table at `path` as an Arrow table, without Spark (checks, demo, bench).
 
-    Read on the calling thread: with pyarrow's thread pool (`DeltaTable.to_pyarrow_table()`, deltalake 1.6 and
-    pyarrow 26) the process aborts at exit ("terminate called without an active exception", status 134).
+    The dataset is built on pyarrow's own local filesystem, never on deltalake's default (its Python storage handler
+    wrapped in `pyarrow.fs.PyFileSystem`): with that one, Arrow's I/O thread pool holds buffers owned by Python
+    (`arrow::py::PyBuffer`, from Parquet's pre-buffered `ReadAsync`), and a worker releasing one while the
+    interpreter finalizes takes the GIL, is ended by `pthread_exit` inside a noexcept destructor, and the process
+    aborts ("terminate called without an active exception", status 134; `python -m benchmarks.exit_abort`).
     """
     from deltalake import DeltaTable
 
-    return DeltaTable(str(path)).to_pyarrow_dataset().to_table(columns=columns, use_threads=False)
+    return (
+        DeltaTable(str(path)).to_pyarrow_dataset(filesystem=local_filesystem(path)).to_table(columns=columns)
+    )
+
+
+def local_filesystem(path: str | Path) -> Any:
+    """pyarrow's native filesystem rooted at the local table directory `path` (what deltalake's file paths are
+    relative to): reads through it never call back into Python from Arrow's threads."""
+    import pyarrow.fs as pa_fs
+
+    root = Path(unquote(urlparse(str(path)).path)) if str(path).startswith("file:") else Path(path)
+    return pa_fs.SubTreeFileSystem(str(root.resolve()), pa_fs.LocalFileSystem())
 
 
 def read_inds(path: str | Path) -> set[int]:

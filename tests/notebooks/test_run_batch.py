@@ -91,9 +91,11 @@ def test_counts_before_and_after_cleaning(
 def test_cleaned_tables_are_delta_tables_with_one_row_per_ind(batch_run: Any, expected: dict) -> None:
     from deltalake import DeltaTable
 
+    from databricks_local.delta import read_arrow
+
     pin = DeltaTable(str(batch_run.out / "cleaned" / "pin"))
     assert pin.protocol().min_reader_version == 1  # plain Delta: any reader, Databricks included
-    table = pin.to_pyarrow_table()
+    table = read_arrow(batch_run.out / "cleaned" / "pin")
     assert table.column_names == CLEAN_COLUMNS["pin"]
     assert str(table.schema.field("follower_count").type) == "int32"
     rows = {r["ind"]: r for r in table.to_pylist()}
@@ -105,12 +107,12 @@ def test_cleaned_tables_are_delta_tables_with_one_row_per_ind(batch_run: Any, ex
             want["save_location"],
             want["title"],
         )
-    geo = DeltaTable(str(batch_run.out / "cleaned" / "geo")).to_pyarrow_table()
+    geo = read_arrow(batch_run.out / "cleaned" / "geo")
     assert geo.column_names == CLEAN_COLUMNS["geo"]
     assert str(geo.schema.field("timestamp").type) == "timestamp[us, tz=UTC]"
     assert str(geo.schema.field("coordinates").type) == "list<element: double>"
     assert geo.num_rows == len(expected["cleaned"]["geo"])
-    user = DeltaTable(str(batch_run.out / "cleaned" / "user")).to_pyarrow_table()
+    user = read_arrow(batch_run.out / "cleaned" / "user")
     assert user.column_names == CLEAN_COLUMNS["user"]
     assert user.num_rows == len(expected["cleaned"]["user"])
 
