@@ -179,9 +179,11 @@ def test_available_now_drains_a_continuous_query_and_display_shows_a_stream_snap
     assert result.state == "SUCCESS", result.error
     assert result.run.namespace["arrived"] == 5
     assert not spark.streams.active
-    listing, snapshot = shown
+    listing, snapshot, table, html = shown
     assert "part-0000.json" in listing and "modificationTime" in listing
     assert snapshot.startswith("(stream snapshot)") and "Ramen" in snapshot
+    assert table.splitlines()[1].split()[:2] == ["1", "art"]  # df.display()
+    assert html == "[HTML] Pins 5 pins arrived"
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
