@@ -1,10 +1,8 @@
-"""The Databricks objects a notebook uses, for local runs: `spark`, `dbutils` and `display`.
+"""The Databricks objects a notebook uses, for local runs: `spark` and `dbutils.fs`.
 
-* `dbutils.widgets`: `text`, `dropdown`, `combobox`, `multiselect`, `get`, `getAll`, `remove`, `removeAll`;
-  values given to the runner (`--widget name=value`, job parameters on Databricks) override the defaults.
-* `dbutils.secrets.get(scope, key)`: the environment variable `DATABRICKS_SECRET_<SCOPE>_<KEY>` (upper case, every
-  character other than a letter or digit becomes `_`), e.g. scope `aws`, key `access_key_id` ->
-  `DATABRICKS_SECRET_AWS_ACCESS_KEY_ID`. `list(scope)` and `listScopes()` read the same variables.
+`dbutils` itself (widgets, secrets, notebook, jobs) lives in `dbutils.py` and `display` in `display.py`; their
+names stay importable from here.
+
 * `dbutils.fs`: `mount(source, mount_point)` maps `/mnt/...` (and `dbfs:/mnt/...`, `/dbfs/mnt/...`) onto an
   `s3a://[key:secret@]bucket[/prefix]` source (read through the local stack's S3, see `lake.py`) or a local
   directory; `mounts`, `unmount`, `refreshMounts`, `ls`, `head`, `mkdirs`, `rm` work on the mapped paths.
@@ -13,7 +11,6 @@
   and `sql("DROP TABLE ...")` know the local Delta tables (`delta.py`); `saveAsTable` of format `delta` and
   `from delta.tables import DeltaTable` are routed there too, and `spark.readStream.format("kinesis")` reads
   LocalStack's Kinesis (`kinesis_source.py`). Everything else is the real session.
-* `display(df)`: prints the first rows.
 """
 
 from __future__ import annotations
