@@ -102,6 +102,23 @@ def test_sdk_runtime_objects_outside_a_notebook_say_so() -> None:
         runtime.NotebookObject("spark").table("x")
 
 
+def test_databricks_sdk_runtime_resolves_to_the_innermost_running_notebook() -> None:
+    import os
+
+    with runtime.activate():
+        assert os.environ["DATABRICKS_RUNTIME_VERSION"] == runtime.RUNTIME_VERSION
+        from databricks.sdk import runtime as sdk_runtime
+        from databricks.sdk.runtime import dbutils, spark
+
+        assert sdk_runtime.is_local_implementation is False
+        runtime.push({"spark": "outer spark", "dbutils": "outer dbutils"})
+        runtime.push({"spark": "inner spark", "dbutils": "inner dbutils"})
+        assert (spark.upper(), dbutils.title()) == ("INNER SPARK", "Inner Dbutils")
+        runtime.pop()
+        assert spark.upper() == "OUTER SPARK"
+        runtime.pop()
+
+
 def _printed() -> tuple[list[str], Any]:
     lines: list[str] = []
     from databricks_local.display import render
