@@ -398,8 +398,8 @@ def run_notebooks(
     shared_fs = None
     task_values: dict[str, dict[str, Any]] = cluster.task_values
     with runtime.activate():
-        for path in paths:
-            path = Path(path).absolute()
+        for given in paths:
+            path = Path(given).absolute()
             context = _Context(
                 cluster,
                 Path(workspace).absolute() if workspace else None,
@@ -427,7 +427,7 @@ def run_notebooks(
                     with cluster.attach(session):
                         cluster.wait_for_streams(session)
                 result = NotebookResult(
-                    str(path), "SUCCESS", run.exit_value, None, None, time.perf_counter() - started, run
+                    str(given), "SUCCESS", run.exit_value, None, None, time.perf_counter() - started, run
                 )
             except BaseException as error:
                 interrupted = isinstance(error, KeyboardInterrupt) or cluster.interrupted
@@ -436,7 +436,7 @@ def run_notebooks(
                 if interrupted:  # a Ctrl-C inside a Spark call arrives as a Py4J error
                     cluster.stop_streams(session)
                     result = NotebookResult(
-                        str(path), "FAILED", None, INTERRUPTED, None, time.perf_counter() - started, run
+                        str(given), "FAILED", None, INTERRUPTED, None, time.perf_counter() - started, run
                     )
                     results.append(result)
                     if on_result:
@@ -445,7 +445,7 @@ def run_notebooks(
                 cause = error.__cause__ if isinstance(error, NotebookError) and error.__cause__ else error
                 trace = "".join(traceback.format_exception(cause))
                 result = NotebookResult(
-                    str(path), "FAILED", None, str(error), trace, time.perf_counter() - started, run
+                    str(given), "FAILED", None, str(error), trace, time.perf_counter() - started, run
                 )
             finally:
                 cluster.stop_streams(session)
