@@ -51,6 +51,18 @@ def test_titled_cells_and_ipynb_exports_parse_into_kinds_and_titles() -> None:
     assert parse_cells("# Databricks notebook source\n# DBTITLE 1,Only a title\n") == []
 
 
+def test_sql_cells_split_at_semicolons_and_bind_widgets() -> None:
+    from databricks_local.runner import _substitute_widgets, split_sql, widget_markers
+
+    assert split_sql("SELECT 1; -- a comment; still\nSELECT 'a;b' /* ; */;") == ["SELECT 1", "SELECT 'a;b'"]
+    statement = "SELECT * FROM t WHERE a >= :low AND b = ':low' AND c::int > 0 AND d = :unknown"
+    assert widget_markers(statement, {"low": "5", "high": "9"}) == {"low": "5"}
+    namespace = {"dbutils": LocalDbutils({"db": "sales"}, environ={})}
+    assert (
+        _substitute_widgets("SELECT * FROM ${db}.t, ${other}", namespace) == "SELECT * FROM sales.t, ${other}"
+    )
+
+
 def test_unsupported_dbutils_calls_name_the_call() -> None:
     dbutils = LocalDbutils(environ={})
     for call in ("credentials", "library", "data"):
