@@ -161,7 +161,7 @@ def _create(session: SparkSession, match: re.Match[str]) -> DataFrame:
     if uri:
         from databricks_local.spark_hooks import fs_for
 
-        fs_for(session).upload(uri)
+        fs_for(session).upload(uri, delete_missing=True)
     return _empty(session)
 
 

@@ -163,3 +163,39 @@ def test_kinesis_to_delta_with_a_checkpoint(spark: Any, course: dict[str, str], 
         assert spark.table(table).count() == 5
     finally:
         kinesis.delete_stream(StreamName=stream, EnforceConsumerDeletion=True)
+
+
+def test_direct_s3_paths_with_keys_in_the_spark_conf(
+    spark: Any, course: dict[str, str], tmp_path: Path
+) -> None:
+    """`s3a://` read and written directly, keys from `spark.conf`: a write reaches the bucket when it commits, an
+    append keeps what the bucket held, and a fresh mirror (another machine) reads the same rows."""
+    from databricks_local.dbfs import FileSystem
+    from databricks_local.lake import S3Mirror
+    from databricks_local.spark_hooks import prepare_session
+
+    s3 = aws_client("s3")
+    bucket = f"direct-{uuid.uuid4().hex[:10]}"
+    s3.create_bucket(Bucket=bucket)
+    session = prepare_session(spark.newSession(), FileSystem())
+    session.conf.set("spark.hadoop.fs.s3a.access.key", course["access_key_id"])
+    session.conf.set("spark.hadoop.fs.s3a.secret.key", course["secret_access_key"])
+    first = session.createDataFrame([(1, "a"), (2, "b")], "id bigint, v string")
+    first.write.format("delta").save(f"s3a://{bucket}/tables/t")
+    session.createDataFrame([(3, "c")], "id bigint, v string").write.format("delta").mode("append").save(
+        f"s3://{bucket}/tables/t"
+    )
+    first.write.mode("append").parquet(f"s3n://{bucket}/plain")
+    first.write.mode("append").parquet(f"s3n://{bucket}/plain")
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]}
+    assert {
+        "tables/t/_delta_log/00000000000000000000.json",
+        "tables/t/_delta_log/00000000000000000001.json",
+    } <= keys
+    assert len([k for k in keys if k.startswith("plain/") and k.endswith(".parquet")]) >= 2
+    fresh = prepare_session(spark.newSession(), FileSystem(S3Mirror(tmp_path / "elsewhere")))
+    fresh.conf.set("fs.s3a.access.key", course["access_key_id"])
+    fresh.conf.set("fs.s3a.secret.key", course["secret_access_key"])
+    got = fresh.read.format("delta").load(f"s3a://{bucket}/tables/t")
+    assert sorted(tuple(r) for r in got.collect()) == [(1, "a"), (2, "b"), (3, "c")]
+    assert fresh.read.parquet(f"s3a://{bucket}/plain").count() == 4
