@@ -17,8 +17,10 @@ Everything else is Spark's own `sql`.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 from pyspark.errors import AnalysisException
@@ -305,7 +307,8 @@ def _query(session: SparkSession, query: str, args: Any = None, **kwargs: Any) -
     try:
         for _ in range(MAX_RETRIES):
             try:
-                return _original(session, text, args, **kwargs)
+                with _quiet_query_errors():  # a Delta table Spark does not know is not an error worth a log
+                    return _original(session, text, args, **kwargs)
             except AnalysisException as error:
                 replaced = _replace_missing_table(session, text, error, view_of)
                 if replaced is None:
@@ -315,6 +318,20 @@ def _query(session: SparkSession, query: str, args: Any = None, **kwargs: Any) -
     finally:
         for name in views:
             session.catalog.dropTempView(name)
+
+
+@contextlib.contextmanager
+def _quiet_query_errors() -> Iterator[None]:
+    """PySpark logs every SQL analysis error with its context; the retried ones here are not the user's."""
+    from pyspark.logger import PySparkLogger
+
+    logger = PySparkLogger.getLogger("SQLQueryContextLogger")
+    before = logger.disabled
+    logger.disabled = True
+    try:
+        yield
+    finally:
+        logger.disabled = before
 
 
 def _replace_missing_table(
@@ -333,9 +350,16 @@ def _replace_missing_table(
         name = fragment.split()[0] if fragment.split() else fragment
         if name.lower().startswith("delta.`"):
             continue
-        if delta.is_delta_table(delta.table_path(session, name)):
+        if _names_delta_table(session, name):
             return text[:start] + view_of(delta.read(session, name)) + text[start + len(name) :]
     relation = params.get("relationName")
-    if relation and delta.is_delta_table(delta.table_path(session, relation)):
+    if relation and _names_delta_table(session, relation):
         raise AnalysisException(f"cannot place the Delta table {relation} in this query locally: {error}")
     return None
+
+
+def _names_delta_table(session: SparkSession, name: str) -> bool:
+    try:
+        return delta.is_delta_table(delta.table_path(session, name))
+    except Exception:  # an unknown database or a name that is not a table's
+        return False
