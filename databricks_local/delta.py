@@ -1,19 +1,20 @@
-"""Delta tables for local runs: what `saveAsTable` (format `delta`), `spark.table` and `DeltaTable` do on Databricks.
+"""Delta tables for local runs: the table files and commits behind Databricks' Delta calls.
 
-Local Spark has no Delta jars (none can be fetched offline), so the runner stands in for the three calls the
-notebooks' adapter makes, with real Delta tables written by the `deltalake` package (delta-rs):
+Local Spark has no Delta jars (none can be fetched offline), so the runtime writes and reads real Delta tables
+itself, with the `deltalake` package (delta-rs) for the log:
 
-* `df.write.format("delta").mode(...).saveAsTable(name)`: Spark writes the rows as Parquet (natively, in parallel)
-  under `<database location>/<name>/<write id>/`, then one Delta commit adds those files (`overwrite` also removes
-  the previous ones, `append` keeps them). Timestamps are written as UTC-adjusted microseconds, the Delta type
-  `timestamp`, so the tables keep Delta's basic protocol (reader 1 / writer 2).
-* `spark.table(name)`: the files of the table's current version, read by Spark's Parquet reader.
-* `DeltaTable.forName(session, name).alias("t").merge(source.alias("s"), "t.ind = s.ind")
-  .whenNotMatchedInsertAll().execute()` (the `delta.tables` module, installed by `install_delta_module`): a
-  delta-rs MERGE of the source rows (collected as Arrow: micro-batches are small).
+* `write_path(df, path, mode, options)` (`df.write.format("delta")...save(path)`; `write` for `saveAsTable(name)`):
+  Spark writes the rows as Parquet (natively, in parallel) under `<table>/<write id>/`, then one Delta commit adds
+  those files (`overwrite` also removes the previous ones, `append` keeps them). `mergeSchema` / `overwriteSchema`
+  and Delta's schema check; an optional transaction id (app id, version) makes a write idempotent, which the
+  streaming sink uses. Timestamps are written as UTC-adjusted microseconds, the Delta type `timestamp`, so the
+  tables keep Delta's basic protocol (reader 1 / writer 2).
+* `read_path` / `read`: the files of the table's current version (or `versionAsOf`), read by Spark's Parquet reader.
+* `history`: `DESCRIBE HISTORY`'s rows; `drop`; `merge_insert_new` (the insert-only MERGE of the stream notebook).
 
 A name resolves to `<location of its database>/<table>`: the current database unless the name says `db.table`;
-backticks are allowed. Anything else (`parquet` tables, SQL over Delta tables) is plain Spark.
+backticks are allowed. The `DeltaTable` API is `delta_tables.py`, SQL `delta_sql.py`, the Spark hooks
+`spark_hooks.py`.
 """
 
 from __future__ import annotations
