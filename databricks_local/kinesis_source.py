@@ -366,12 +366,9 @@ class KinesisStreamReader(SimpleDataSourceStreamReader):
         last = after
         stop = int(until) if until else None
         while iterator and len(rows) < self.max_records:
+            asked = min(self.fetch_limit, self.max_records - len(rows))
             try:
-                page = self._call(
-                    "get_records",
-                    ShardIterator=iterator,
-                    Limit=min(self.fetch_limit, self.max_records - len(rows)),
-                )
+                page = self._call("get_records", ShardIterator=iterator, Limit=asked)
             except ClientError:  # the iterator expired (5 minutes): ask for a new one where we stand
                 iterator = self._iterator(stream, shard, start, last)
                 continue
@@ -384,8 +381,8 @@ class KinesisStreamReader(SimpleDataSourceStreamReader):
                 last = record["SequenceNumber"]
             if stop is not None and last and int(last) >= stop:
                 return rows
-            if not records and not page.get("MillisBehindLatest"):
-                break  # caught up with the shard
+            if len(records) < asked and not page.get("MillisBehindLatest"):
+                break  # caught up: fewer records than asked and none behind (no extra empty call)
         if until is None:
             self._iterators[key] = (last, iterator)
             if iterator is None:  # the shard ended: its children (resharding) are in the next listing
