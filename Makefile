@@ -25,7 +25,7 @@ export USER_ID CHECKPOINT_DISABLE=1 TF_PLUGIN_DIR LOCALSTACK_FS
 
 .PHONY: help setup lint format test local-up local-down local-status seed demo \
         emulate-batch emulate-stream run-batch run-stream bench plan apply destroy \
-        import-notebooks deploy-job clean
+        import-notebooks deploy-job run-dag clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -103,7 +103,7 @@ emulate-batch: local-up ## Post the source tables through the API to the Kafka t
 emulate-stream: local-up ## Put the source tables into the Kinesis streams through the API (ARGS="--rows 1000 ...")
 	$(PY) -m emulation stream $(ARGS)
 
-demo: $(VENV)/.installed $(LS_VENV)/.installed $(KINESIS_LOCAL)/.installed $(SPARK_ARCHIVE) ## One command: local-up, seed, both paths (API -> Kafka -> lake -> batch notebook; API -> Kinesis -> stream notebook -> Delta), print what landed
+demo: $(VENV)/.installed $(LS_VENV)/.installed $(KINESIS_LOCAL)/.installed $(AF_VENV)/.installed $(SPARK_ARCHIVE) ## One command: local-up, seed, both paths (API -> Kafka -> lake -> Airflow DAG -> batch job -> batch notebook; API -> Kinesis -> stream notebook -> Delta), print what landed and the DAG's task states
 	$(PY) -m local_stack.demo
 
 run-batch: $(VENV)/.installed $(SPARK_ARCHIVE) ## Run the batch notebook on local Spark: LAKE=<dir|s3://...> USER_ID=<id> OUT=<dir>
@@ -137,13 +137,19 @@ destroy: ## Remove everything `make apply` built
 	$(TF_AWS) destroy -input=false
 
 # --- Databricks ------------------------------------------------------------------------------------
+# The jobs are the Databricks Asset Bundle's (databricks.yml, resources/*.yml). TARGET is its target: dev (the
+# default, a personal development copy), prod, or local (the local stack's workspace, host and token from its outputs).
 # `make import-notebooks --dry-run` (make's own -n) still runs the tool, in its --dry-run mode: the `+` line runs under -n.
 MAKE_DRY_RUN := $(findstring n,$(firstword -$(MAKEFLAGS)))
-import-notebooks: $(VENV)/.installed ## Import notebooks/ into the workspace (`make import-notebooks --dry-run`, ARGS="--folder /Shared/x")
-	+$(PY) -m databricks_deploy import-notebooks $(if $(or $(MAKE_DRY_RUN),$(DRY_RUN)),--dry-run) $(ARGS)
+TARGET_ARG = $(if $(TARGET),--target $(TARGET))
+import-notebooks: $(VENV)/.installed ## Import notebooks/ into the bundle target's workspace folder (TARGET=dev|prod|local, `make import-notebooks --dry-run`)
+	+$(PY) -m databricks_deploy import-notebooks $(TARGET_ARG) $(if $(or $(MAKE_DRY_RUN),$(DRY_RUN)),--dry-run) $(ARGS)
 
-deploy-job: $(VENV)/.installed ## Create or update the Databricks jobs: the daily batch notebook and the stream notebook (hourly availableNow, or ARGS=--continuous)
-	$(PY) -m databricks_deploy deploy-job $(ARGS)
+deploy-job: $(VENV)/.installed ## Create or update the bundle's jobs (batch, stream) by name through databricks-sdk (TARGET=dev|prod|local, ARGS="--var k=v --only batch")
+	+$(PY) -m databricks_deploy deploy-job $(TARGET_ARG) $(if $(or $(MAKE_DRY_RUN),$(DRY_RUN)),--dry-run) $(ARGS)
+
+run-dag: $(VENV)/.installed $(AF_VENV)/.installed ## Run the Airflow DAG once under Airflow 3.0.6 against the local workspace (on the running stack; imports and deploys first when needed)
+	$(PY) -m local_stack.run_dag $(ARGS)
 
 clean: ## Stop the local stack and remove local state and outputs (keeps the venvs)
 	-$(PY) -m local_stack down

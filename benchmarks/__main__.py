@@ -60,6 +60,14 @@ def _workspace_suite() -> list[dict[str, Any]]:
     return workspace.run(say=lambda line: print(line, file=sys.stderr, flush=True))
 
 
+def _orchestration_suite() -> list[dict[str, Any]]:
+    from benchmarks import orchestration
+    from local_stack.supervisor import Stack
+
+    Stack().up()
+    return orchestration.run(say=lambda line: print(line, file=sys.stderr, flush=True))
+
+
 SUITES: dict[str, Callable[[], list[dict[str, Any]]]] = {
     "emulator": _emulator_suite,
     "notebooks": _notebooks_suite,
@@ -67,6 +75,7 @@ SUITES: dict[str, Callable[[], list[dict[str, Any]]]] = {
     "reliability": _reliability_suite,
     "rest_proxy": _rest_proxy_suite,
     "workspace": _workspace_suite,
+    "orchestration": _orchestration_suite,
 }
 
 

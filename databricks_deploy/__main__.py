@@ -1,43 +1,68 @@
-"""Command line: `python -m databricks_deploy import-notebooks|deploy-job [options]` (see `--help`)."""
+"""Command line: `python -m databricks_deploy import-notebooks|deploy-job [options]` (see `--help`).
+
+Both commands read the Databricks Asset Bundle (`databricks.yml`, `resources/*.yml`) for a target: where the
+notebooks go (`${workspace.file_path}/notebooks`) and every setting of the jobs. `--target local` talks to the local
+stack's workspace (host and token from its outputs); any other target to the workspace of the SDK's standard
+configuration. Variables the bundle leaves open come from `--var`, else from Terraform outputs (`make apply`'s for
+a real workspace, the stack's for `local`): see OUTPUT_VARIABLES.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
-from databricks_deploy import defaults
-from databricks_deploy.discovery import DeployError, notebook_name, plan
-from databricks_deploy.job_spec import JobSpec, StreamJobSpec, job_settings
+from databricks_deploy.bundle import REPO_ROOT, Bundle, BundleError, NeedsCurrentUser, load_bundle, parse_vars
+from databricks_deploy.client import LOCAL_TARGET
+from databricks_deploy.discovery import DeployError, plan
 from emulation.config import terraform_outputs
-from emulation.names import PipelineNames
 
 # The SDK takes seconds to import: commands import it only when they talk to a workspace.
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+#: Bundle variable -> the Terraform output that gives it (`make deploy-job` passes it as `--var`).
+OUTPUT_VARIABLES = {
+    "instance_profile_arn": "databricks_instance_profile_arn",
+    "region": "region",
+}
+#: `--only` accepts the job's bundle key or these short names.
+JOB_ALIASES = {"batch": "pinterest_batch", "stream": "pinterest_stream"}
+#: What `--dry-run` shows for `${workspace.current_user.*}` (no workspace is asked).
+SOMEONE = {"userName": "<you>", "short_name": "<you>"}
 AUTH_EPILOG = (
-    "Authentication is the Databricks SDK's standard configuration: DATABRICKS_HOST + DATABRICKS_TOKEN, a "
-    "~/.databrickscfg profile (--profile or DATABRICKS_CONFIG_PROFILE), or OAuth (`databricks auth login`)."
+    "Authentication: --target local uses the local stack's workspace (make local-up). Any other target uses the "
+    "Databricks SDK's standard configuration: DATABRICKS_HOST + DATABRICKS_TOKEN, a ~/.databrickscfg profile "
+    "(--profile or DATABRICKS_CONFIG_PROFILE), or OAuth (`databricks auth login`). With the Databricks CLI, "
+    "`databricks bundle deploy -t <target>` deploys the same bundle."
 )
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m databricks_deploy",
-        description="Deploy the pipeline to a Databricks workspace: import the notebooks, create the batch and "
-        "stream jobs.",
+        description="Deploy the pipeline's Databricks Asset Bundle (databricks.yml) to a workspace: import the "
+        "notebooks, create or update its jobs.",
         epilog=AUTH_EPILOG,
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--target", "-t", help="bundle target: dev, prod or local (default: the bundle's default target, dev)"
+    )
+    common.add_argument(
+        "--var",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set a bundle variable (repeatable; wins over Terraform outputs and the bundle)",
+    )
     common.add_argument("--profile", help="~/.databrickscfg profile to use (default: the SDK's resolution)")
     common.add_argument(
-        "--folder",
-        default=defaults.DEFAULT_FOLDER,
-        help="workspace folder of the notebooks (default: %(default)s)",
+        "--bundle", type=Path, default=REPO_ROOT, help="bundle root (default: the repository)"
     )
     common.add_argument(
         "--dry-run",
@@ -48,244 +73,145 @@ def build_parser() -> argparse.ArgumentParser:
     imp = sub.add_parser(
         "import-notebooks",
         parents=[common],
-        help="import notebooks/ into the workspace folder (SOURCE format; unchanged ones skipped)",
-        description="Import every Databricks source notebook under --source into --folder, keeping "
-        "sub-folders: creates missing folders, overwrites changed notebooks, skips unchanged ones, and "
-        "prints created/updated/unchanged for each.",
+        help="import notebooks/ into the workspace (notebooks as SOURCE, Python modules as files; unchanged "
+        "ones skipped)",
+        description="Import every Databricks source notebook under notebooks/ (and the Python modules beside them, "
+        "as workspace files) into the bundle target's ${workspace.file_path}/notebooks, keeping sub-folders: "
+        "creates missing folders, overwrites changed files, skips unchanged ones, and prints "
+        "created/updated/unchanged for each.",
         epilog=AUTH_EPILOG,
     )
     imp.add_argument(
-        "--source",
-        type=Path,
-        default=REPO_ROOT / "notebooks",
-        help="local notebook directory (default: the repo's notebooks/)",
+        "--folder", help="workspace folder (default: the target's ${workspace.file_path}/notebooks)"
     )
 
     job = sub.add_parser(
         "deploy-job",
         parents=[common],
-        help="create or update (by name) the batch job and the stream job; prints their job ids",
-        description="Create the Databricks jobs that run the batch notebook (<user id>-pinterest-batch, "
-        "triggered daily by Airflow) and the stream notebook (<user id>-pinterest-stream, hourly availableNow runs "
-        "or --continuous), or reset the existing jobs of the same names to these settings (idempotent). They run "
-        "on new job clusters unless --existing-cluster-id is given. The job clusters' instance profile is "
-        "--instance-profile-arn, else the Terraform output databricks_instance_profile_arn of `make apply` "
-        "(<state dir>/outputs/aws.json).",
+        help="create or update (by name) the bundle's jobs; prints their job ids",
+        description="Create the jobs of the bundle's resources.jobs for the target, or reset the existing jobs of "
+        "the same names to these settings (idempotent). Every setting comes from the bundle. The variables "
+        f"{', '.join(OUTPUT_VARIABLES)} default to the Terraform outputs "
+        f"{', '.join(OUTPUT_VARIABLES.values())} (<state dir>/outputs/aws.json, or local.json for --target local) "
+        "and user_id to $USER_ID.",
         epilog=AUTH_EPILOG,
     )
-    job.add_argument("--only", choices=("batch", "stream"), help="deploy only this job (default: both)")
     job.add_argument(
-        "--user-id", default=defaults.default_user_id(), help="user id (default: $USER_ID or demo)"
-    )
-    job.add_argument("--bucket", help="data-lake bucket (default: user-<user id>-bucket)")
-    cluster = job.add_argument_group("job clusters (both jobs)")
-    cluster.add_argument(
-        "--existing-cluster-id", help="run on this all-purpose cluster instead of job clusters"
-    )
-    cluster.add_argument(
-        "--spark-version",
-        default=defaults.DEFAULT_SPARK_VERSION,
-        help="Databricks runtime of the job clusters (default: %(default)s, Databricks Runtime 18 LTS)",
-    )
-    cluster.add_argument(
-        "--node-type", default=defaults.DEFAULT_NODE_TYPE, help="job cluster node type (default: %(default)s)"
-    )
-    cluster.add_argument(
-        "--num-workers",
-        type=int,
-        default=defaults.DEFAULT_NUM_WORKERS,
-        help="job cluster workers (default: %(default)s)",
-    )
-    cluster.add_argument(
-        "--instance-profile-arn",
-        help="instance profile of the job clusters: the lake, Kinesis and the checkpoints (default: the "
-        "Terraform output databricks_instance_profile_arn, when `make apply` wrote it)",
-    )
-    batch = job.add_argument_group("batch job")
-    batch.add_argument(
-        "--lake-access",
-        default=defaults.DEFAULT_LAKE_ACCESS,
-        help="the batch notebook's lake access mode: direct (s3://) or mount (default: %(default)s)",
-    )
-    batch.add_argument(
-        "--job-name", help="batch job name (default: <user id>-pinterest-batch, what the DAG triggers)"
-    )
-    batch.add_argument(
-        "--notebook",
-        help="batch notebook path relative to --folder, no extension (default: notebooks/batch.py's)",
-    )
-    batch.add_argument(
-        "--timeout-seconds",
-        type=int,
-        default=7200,
-        help="batch run timeout enforced by Databricks (default: 7200)",
-    )
-    stream = job.add_argument_group("stream job")
-    stream.add_argument("--stream-job-name", help="stream job name (default: <user id>-pinterest-stream)")
-    stream.add_argument(
-        "--stream-notebook",
-        help="stream notebook path relative to --folder, no extension (default: notebooks/stream.py's)",
-    )
-    stream.add_argument(
-        "--continuous",
-        action="store_true",
-        help="run the stream continuously (trigger processingTime in a continuous job) instead of scheduled "
-        "availableNow runs",
-    )
-    stream.add_argument(
-        "--schedule",
-        default=defaults.DEFAULT_STREAM_SCHEDULE,
-        help="Quartz cron (UTC) of the scheduled runs (default: %(default)r, hourly)",
-    )
-    stream.add_argument(
-        "--interval",
-        default=defaults.DEFAULT_STREAM_INTERVAL,
-        help="micro-batch interval of a continuous stream (default: %(default)r)",
-    )
-    stream.add_argument(
-        "--stream-timeout-seconds",
-        type=int,
-        default=3600,
-        help="timeout of a scheduled stream run (default: 3600; a continuous run has none)",
-    )
-    stream.add_argument(
-        "--region",
-        help="AWS region of the Kinesis streams (default: the Terraform output region, else us-east-1)",
-    )
-    stream.add_argument(
-        "--initial-position",
-        choices=defaults.INITIAL_POSITIONS,
-        default=defaults.INITIAL_POSITIONS[0],
-        help="where a stream without a checkpoint starts (default: %(default)s)",
-    )
-    stream.add_argument(
-        "--kinesis-auth",
-        choices=defaults.KINESIS_AUTH_MODES,
-        default=defaults.KINESIS_AUTH_MODES[0],
-        help="how the stream notebook authenticates to Kinesis (default: %(default)s)",
-    )
-    stream.add_argument(
-        "--service-credential",
-        default="",
-        help="Unity Catalog service credential (--kinesis-auth service_credential)",
-    )
-    stream.add_argument(
-        "--secret-scope",
-        default=defaults.DEFAULT_SECRET_SCOPE,
-        help="secret scope with access_key_id and secret_access_key (--kinesis-auth secret_scope; default: "
-        "%(default)s)",
-    )
-    stream.add_argument(
-        "--checkpoint-root", default="", help="checkpoint root (default: s3://<bucket>/checkpoints/stream)"
+        "--only",
+        action="append",
+        metavar="JOB",
+        help="deploy only this job: its bundle key, or batch / stream (repeatable; default: all)",
     )
     return parser
 
 
+def variables(args: argparse.Namespace) -> dict[str, str]:
+    """The variables passed to the bundle: `--var`, else Terraform outputs, else `$USER_ID` for user_id."""
+    given = parse_vars(args.var)
+    outputs = terraform_outputs("local" if args.target == LOCAL_TARGET else "aws")
+    values: dict[str, str] = {}
+    if os.environ.get("USER_ID"):
+        values["user_id"] = os.environ["USER_ID"]
+    for name, output in OUTPUT_VARIABLES.items():
+        if name not in given and outputs.get(output):
+            values[name] = str(outputs[output])
+            if name == "instance_profile_arn":
+                print(f"{name} = {outputs[output]} (Terraform output {output})", file=sys.stderr)
+    return {**values, **given}
+
+
+def bundle_for(args: argparse.Namespace, client: Any = None, resolve_jobs: bool = True) -> Bundle:
+    """The bundle for the target; asks the workspace who you are only when the bundle needs to know."""
+    values = variables(args)
+    try:
+        return load_bundle(args.bundle, args.target, values, None, resolve_jobs)
+    except NeedsCurrentUser:
+        if client is None:
+            return load_bundle(args.bundle, args.target, values, SOMEONE, resolve_jobs)
+        from databricks_deploy.client import current_user
+
+        return load_bundle(args.bundle, args.target, values, current_user(client), resolve_jobs)
+    except BundleError as exc:
+        if exc.key == "variables.instance_profile_arn":
+            raise DeployError(
+                f"{exc}\n  (run `make apply`, which writes the Terraform output databricks_instance_profile_arn, "
+                "or pass --var instance_profile_arn=<arn>)"
+            ) from exc
+        raise
+
+
+def _workspace(args: argparse.Namespace, action: Any) -> Any:
+    from databricks_deploy.client import with_workspace
+
+    target = args.target or load_bundle(args.bundle, None, parse_vars(args.var), SOMEONE, False).target
+    host = _bundle_host(args)
+    return with_workspace(args.profile, action, target=target, host=host)
+
+
+def _bundle_host(args: argparse.Namespace) -> str | None:
+    try:
+        ws = load_bundle(args.bundle, args.target, {}, SOMEONE, False).workspace
+    except DeployError:
+        return None
+    return ws.get("host") if args.target != LOCAL_TARGET else None
+
+
 def _import_notebooks(args: argparse.Namespace) -> int:
+    source = args.bundle / "notebooks"
     if args.dry_run:
-        for line in plan(args.source, args.folder):
+        folder = args.folder or notebooks_folder(bundle_for(args, resolve_jobs=False))
+        for line in plan(source, folder):
             print(line)
         return 0
-    from databricks_deploy.client import with_workspace
     from databricks_deploy.notebooks import import_notebooks
 
-    results = with_workspace(args.profile, lambda client: import_notebooks(client, args.source, args.folder))
+    def run(client: Any) -> tuple[str, dict[str, str]]:
+        folder = args.folder or notebooks_folder(bundle_for(args, client, resolve_jobs=False))
+        return folder, import_notebooks(client, source, folder)
+
+    folder, results = _workspace(args, run)
     counts = {k: list(results.values()).count(k) for k in ("created", "updated", "unchanged")}
-    print(", ".join(f"{n} {k}" for k, n in counts.items()) + f" in {args.folder}")
+    print(", ".join(f"{n} {k}" for k, n in counts.items()) + f" in {folder}")
     return 0
+
+
+def notebooks_folder(bundle: Bundle) -> str:
+    """Where the notebooks go: the bundle's `notebooks/` under `${workspace.file_path}`, as the CLI syncs it."""
+    return f"{bundle.file_path.rstrip('/')}/notebooks"
+
+
+def selected(bundle: Bundle, only: list[str] | None) -> list[str]:
+    """The bundle keys of the jobs to deploy."""
+    if not only:
+        return list(bundle.jobs)
+    keys = [JOB_ALIASES.get(name, name) for name in only]
+    unknown = [k for k in keys if k not in bundle.jobs]
+    if unknown:
+        raise DeployError(f"--only {', '.join(unknown)}: the bundle's jobs are {', '.join(bundle.jobs)}")
+    return keys
 
 
 def _deploy_job(args: argparse.Namespace) -> int:
-    if args.num_workers < 0 or args.timeout_seconds <= 0 or args.stream_timeout_seconds <= 0:
-        raise DeployError("--num-workers must be >= 0 and --timeout-seconds, --stream-timeout-seconds > 0")
-    specs = job_specs(args)
     if args.dry_run:
-        for spec in specs:
-            print(f"would create or update job {spec.job_name!r} with settings:")
-            print(json.dumps(job_settings(spec), indent=2))
+        bundle = bundle_for(args)
+        for key in selected(bundle, args.only):
+            job = bundle.jobs[key]
+            print(f"would create or update job {job.name!r} ({key}, target {bundle.target}) with settings:")
+            print(json.dumps(job.settings, indent=2))
         return 0
-    from databricks_deploy.client import with_workspace
     from databricks_deploy.job import deploy_job
 
-    def deploy_all(client: Any) -> list[tuple[int, str]]:
-        return [deploy_job(client, spec) for spec in specs]
+    def deploy_all(client: Any) -> list[tuple[str, int, str]]:
+        bundle = bundle_for(args, client)
+        done = []
+        for key in selected(bundle, args.only):
+            job_id, outcome = deploy_job(client, bundle.jobs[key].settings)
+            done.append((bundle.jobs[key].name, job_id, outcome))
+        return done
 
-    for spec, (job_id, outcome) in zip(specs, with_workspace(args.profile, deploy_all), strict=True):
-        print(f"{outcome} job {spec.job_name!r}: job_id {job_id}")
+    for name, job_id, outcome in _workspace(args, deploy_all):
+        print(f"{outcome} job {name!r}: job_id {job_id}")
     return 0
-
-
-def job_specs(args: argparse.Namespace) -> list[JobSpec | StreamJobSpec]:
-    """The jobs `deploy-job` deploys (batch, stream or both), from the flags and the Terraform outputs."""
-    outputs = terraform_outputs("aws")
-    profile = args.instance_profile_arn or outputs.get("databricks_instance_profile_arn") or None
-    if profile and not args.instance_profile_arn and not args.existing_cluster_id:
-        print(
-            f"instance profile {profile} (Terraform output databricks_instance_profile_arn)", file=sys.stderr
-        )
-    cluster = {
-        "existing_cluster_id": args.existing_cluster_id,
-        "spark_version": args.spark_version,
-        "node_type_id": args.node_type,
-        "num_workers": args.num_workers,
-        "instance_profile_arn": profile,
-    }
-    bucket = args.bucket or PipelineNames(args.user_id).bucket
-    notebooks = REPO_ROOT / "notebooks"
-    specs: list[JobSpec | StreamJobSpec] = []
-    if args.only in (None, "batch"):
-        notebook = args.notebook or notebook_name(notebooks, "batch", defaults.BATCH_NOTEBOOK)
-        specs.append(
-            JobSpec(
-                user_id=args.user_id,
-                bucket=bucket,
-                notebook_path=defaults.notebook_path(args.folder, notebook),
-                lake_access=args.lake_access,
-                name=args.job_name or "",
-                timeout_seconds=args.timeout_seconds,
-                **cluster,
-            )
-        )
-    if args.only in (None, "stream"):
-        notebook = args.stream_notebook or notebook_name(notebooks, "stream", defaults.STREAM_NOTEBOOK)
-        try:
-            stream = StreamJobSpec(
-                user_id=args.user_id,
-                notebook_path=defaults.notebook_path(args.folder, notebook),
-                bucket=bucket,
-                region=args.region or outputs.get("region") or defaults.DEFAULT_REGION,
-                continuous=args.continuous,
-                schedule=args.schedule,
-                interval=args.interval,
-                initial_position=args.initial_position,
-                kinesis_auth=args.kinesis_auth,
-                service_credential=args.service_credential,
-                secret_scope=args.secret_scope,
-                checkpoint_root=args.checkpoint_root,
-                name=args.stream_job_name or "",
-                timeout_seconds=args.stream_timeout_seconds,
-                **cluster,
-            )
-        except ValueError as exc:
-            raise DeployError(f"stream job: {exc} (see --kinesis-auth, --service-credential)") from exc
-        if not profile and not args.existing_cluster_id:
-            needs = (
-                [f"Kinesis (--kinesis-auth {stream.kinesis_auth})"]
-                if stream.kinesis_auth == "instance_profile"
-                else []
-            )
-            if not stream.checkpoint_root or stream.checkpoint_root.startswith("s3"):
-                needs.append(
-                    f"the checkpoints under {stream.checkpoint_root or f's3://{bucket}/checkpoints/stream'}"
-                )
-            if needs:
-                print(
-                    f"warning: the stream job cluster has no instance profile, but {' and '.join(needs)} need one: "
-                    "pass --instance-profile-arn or run `make apply` (output databricks_instance_profile_arn)",
-                    file=sys.stderr,
-                )
-        specs.append(stream)
-    return specs
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,7 +3,9 @@
 
 A notebook is a source file whose first line is the Databricks source header for its language (for
 Python `# Databricks notebook source`). It goes under the workspace folder, keeping its sub-folder and
-dropping the extension, as Databricks does on import.
+dropping the extension, as Databricks does on import. A Python file without the header is a module a notebook
+imports: it goes there as a workspace FILE, keeping its name (format AUTO, as Databricks does). Anything else is
+skipped.
 """
 
 from __future__ import annotations
@@ -26,13 +28,18 @@ LANGUAGES: dict[str, tuple[str, str]] = {
 }
 
 
+#: Files without the header that are imported as workspace files (Python modules the notebooks import).
+MODULE_SUFFIXES = (".py",)
+
+
 @dataclass(frozen=True)
 class Notebook:
-    """One local notebook file and where it goes in the workspace."""
+    """One local notebook (or, `kind` FILE, Python module) and where it goes in the workspace."""
 
     local: Path
     remote: str
     language: str
+    kind: str = "NOTEBOOK"
 
     @property
     def source(self) -> bytes:
@@ -47,11 +54,14 @@ def find_notebooks(root: Path, folder: str) -> tuple[list[Notebook], list[Path]]
     skipped: list[Path] = []
     for path in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
         kind = LANGUAGES.get(path.suffix.lower())
-        if kind is None or not _first_line(path).startswith(kind[1]):
+        if kind is not None and _first_line(path).startswith(kind[1]):
+            relative = path.relative_to(root).with_suffix("").as_posix()
+            notebooks.append(Notebook(path, f"{folder.rstrip('/')}/{relative}", kind[0]))
+        elif path.suffix.lower() in MODULE_SUFFIXES:
+            relative = path.relative_to(root).as_posix()
+            notebooks.append(Notebook(path, f"{folder.rstrip('/')}/{relative}", "PYTHON", kind="FILE"))
+        else:
             skipped.append(path)
-            continue
-        relative = path.relative_to(root).with_suffix("").as_posix()
-        notebooks.append(Notebook(path, f"{folder.rstrip('/')}/{relative}", kind[0]))
     return notebooks, skipped
 
 
@@ -72,24 +82,7 @@ def plan(root: Path, folder: str) -> Iterator[str]:
     for path in folders(folder, notebooks):
         yield f"would ensure folder {path}"
     for nb in notebooks:
-        yield f"would import {nb.local} -> {nb.remote} ({nb.language}, SOURCE; skipped if unchanged)"
+        how = f"{nb.language}, SOURCE" if nb.kind == "NOTEBOOK" else "workspace file, AUTO"
+        yield f"would import {nb.local} -> {nb.remote} ({how}; skipped if unchanged)"
     for path in skipped:
-        yield f"skip {path}: not a Databricks source notebook"
-
-
-def notebook_name(root: Path, keyword: str, default: str) -> str:
-    """Workspace name (relative path, no extension) of the notebook named `keyword` (say `batch`, `stream`).
-
-    A notebook whose file name is exactly `<keyword>.py` wins; otherwise the one notebook whose file name contains
-    `keyword`; `default` when there is none (or no `root`).
-    """
-    if not root.is_dir():
-        return default
-    notebooks, _ = find_notebooks(root, "")
-    for match in (lambda stem: stem == keyword, lambda stem: keyword in stem):
-        names = [nb.remote.lstrip("/") for nb in notebooks if match(nb.local.stem.lower())]
-        if len(names) > 1:
-            raise DeployError(f"several {keyword} notebooks ({', '.join(names)}): choose one with --notebook")
-        if names:
-            return names[0]
-    return default
+        yield f"skip {path}: neither a Databricks source notebook nor a Python module"

@@ -1,5 +1,6 @@
 """Import the notebooks of a local directory into a workspace folder with `databricks-sdk`: create
-folders, overwrite changed notebooks, skip unchanged ones, and say what was done for each."""
+folders, overwrite changed notebooks (and the Python modules beside them, as workspace files), skip unchanged
+ones, and say what was done for each."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ def import_notebooks(
 ) -> dict[str, str]:
     """Import every notebook under `root` into `folder`; returns {workspace path: created|updated|unchanged}."""
     notebooks, skipped = find_notebooks(root, folder)
-    if not notebooks:
+    if not any(nb.kind == "NOTEBOOK" for nb in notebooks):
         raise DeployError(f"no Databricks source notebooks found under {root}")
     for path in folders(folder, notebooks):
         status = _object_type(client, path)
@@ -39,7 +40,7 @@ def import_notebooks(
         results[nb.remote] = _import_one(client, nb)
         echo(f"{results[nb.remote]:9} {nb.remote}  ({nb.local})")
     for path in skipped:
-        echo(f"skipped   {path}: not a Databricks source notebook")
+        echo(f"skipped   {path}: neither a Databricks source notebook nor a Python module")
     return results
 
 
@@ -53,20 +54,26 @@ def _object_type(client: WorkspaceClient, path: str) -> ObjectType | None:
 def _import_one(client: WorkspaceClient, nb: Notebook) -> str:
     source = nb.source
     existing = _object_type(client, nb.remote)
+    wanted = ObjectType(nb.kind)
     if existing is None:
         outcome = "created"
-    elif existing != ObjectType.NOTEBOOK:
-        raise DeployError(f"{nb.remote} exists in the workspace and is a {existing.value}, not a notebook")
+    elif existing != wanted:
+        what = "a notebook" if wanted == ObjectType.NOTEBOOK else "a file"
+        raise DeployError(f"{nb.remote} exists in the workspace and is a {existing.value}, not {what}")
     else:
         exported = client.workspace.export(nb.remote, format=ExportFormat.SOURCE).content or ""
         if _normalise(base64.b64decode(exported)) == _normalise(source):
             return "unchanged"
         outcome = "updated"
-    client.workspace.import_(
-        nb.remote,
-        content=base64.b64encode(source).decode("ascii"),
-        format=ImportFormat.SOURCE,
-        language=Language(nb.language),
-        overwrite=True,
-    )
+    content = base64.b64encode(source).decode("ascii")
+    if wanted == ObjectType.NOTEBOOK:
+        client.workspace.import_(
+            nb.remote,
+            content=content,
+            format=ImportFormat.SOURCE,
+            language=Language(nb.language),
+            overwrite=True,
+        )
+    else:  # AUTO: a .py without the notebook header lands as a workspace file, under its own name
+        client.workspace.import_(nb.remote, content=content, format=ImportFormat.AUTO, overwrite=True)
     return outcome

@@ -4,7 +4,9 @@ Brings the local stack up (idempotent), seeds the synthetic source database, the
 
 * batch: posts every event through the local API Gateway to the Kafka topics, waits until the S3 sink has written
   every accepted record to the lake, checks that every generated event's three records are there (after removing
-  at-least-once duplicates) and runs the batch notebook on local Spark over the lake;
+  at-least-once duplicates) and runs the batch notebook as production does: the Airflow DAG under Airflow 3.0.6
+  triggers the bundle's batch job in the local Databricks workspace, whose run executes the notebook on local Spark
+  over the lake, and checks the nine results (`make run-dag`; it imports and deploys first when needed);
 * stream: puts every event through the API Gateway into the Kinesis streams, runs the stream notebook
   (`availableNow`) into its Delta tables and checks that each table holds one row per distinct posted event.
 
@@ -36,15 +38,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=11_000, help="events to generate (default 11,000)")
     parser.add_argument("--seed", type=int, default=42, help="generator seed (default 42)")
     parser.add_argument(
-        "--out", type=Path, default=Path("out/batch"), help="notebook outputs (default out/batch)"
-    )
-    parser.add_argument(
         "--stream-out",
         type=Path,
         default=Path("out/stream"),
         help="stream tables and checkpoints, kept between runs (default out/stream, as make run-stream)",
     )
-    parser.add_argument("--skip-notebook", action="store_true", help="no batch notebook after the lake check")
+    parser.add_argument(
+        "--skip-notebook", action="store_true", help="no DAG run (batch notebook) after the lake check"
+    )
     parser.add_argument("--skip-stream", action="store_true", help="no stream path")
     args = parser.parse_args(argv)
 
@@ -96,13 +97,20 @@ def main(argv: list[str] | None = None) -> int:
         print("error: some generated events are missing from the lake (see the table above)", file=sys.stderr)
         return _finish(started, 1)
 
-    if not args.skip_notebook:
-        from local_stack.notebook_runner.batch import run_batch as run_notebook
-
-        print("\n== batch notebook on local Spark")
-        result = run_notebook(f"s3://{info.bucket}", info.user_id, args.out)
-        print(result.summary())
     print(f"\nbatch path: stack, seed, emulate, lake check in {elapsed:.0f} s")
+    if not args.skip_notebook:
+        from local_stack.run_dag import RunDagError, run_dag
+
+        print("\n== the Airflow DAG: the batch job in the local Databricks workspace runs the batch notebook")
+        try:
+            dag_run = run_dag(user_id=info.user_id)
+        except RunDagError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return _finish(started, 1)
+        print(dag_run.summary())
+        if not dag_run.ok:
+            print(f"error: the DAG run failed (Airflow's log: {dag_run.log})", file=sys.stderr)
+            return _finish(started, 1)
     if not args.skip_stream and not stream_path(info.user_id, args.stream_out, events):
         return _finish(started, 1)
     return _finish(started, 0)

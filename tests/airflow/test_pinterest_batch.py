@@ -1,11 +1,13 @@
-"""The daily DAG (airflow/dags/pinterest_batch.py): integrity, no Variable read at parse time, the run's settings
-from Variables, and its tasks run against the fake Databricks server (endpoints, payloads, success, failure,
-timeouts, result checks), alone and through Airflow's own task runner (`dag.test()`)."""
+"""The daily DAG (airflow/dags/pinterest_batch.py): integrity, no Variable read at parse time, the job name,
+connection and polling interval from Variables, and its tasks against the fake Databricks server for what the
+real local workspace cannot be made to do (API errors, transient 503s, a run that never ends) and for the result
+check's edge cases. The DAG against the real local workspace is tests/local_stack/test_run_dag.py."""
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import shutil
 from datetime import timedelta
 from pathlib import Path
@@ -14,18 +16,11 @@ from typing import Any
 import pendulum
 import pytest
 from airflow.exceptions import AirflowException
-from airflow.providers.databricks.operators.databricks import (
-    DatabricksRunNowOperator,
-    DatabricksSubmitRunOperator,
-)
+from airflow.providers.databricks.operators.databricks import DatabricksRunNowOperator
 from tenacity import stop_after_attempt, wait_fixed
 
-from databricks_deploy import defaults
-from databricks_deploy.job_spec import JobSpec, job_settings
-from emulation.names import PipelineNames
-
 DAG_FILE = Path(__file__).resolve().parents[2] / "airflow" / "dags" / "pinterest_batch.py"
-RUN_NOW, SUBMIT, PLAN, CHECK = "run_batch_job", "submit_batch_run", "plan_run", "check_results"
+RUN_NOW, CHECK = "run_batch_job", "check_results"
 
 
 def dag_module(path: Path = DAG_FILE):
@@ -59,9 +54,16 @@ class RecordingTI:
         return self.pulls.get(key)
 
 
+class EnvironmentVariables:
+    """`var.value` of a template outside a running task: the AIRFLOW_VAR_* environment (what `variables` sets)."""
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return os.environ.get(f"AIRFLOW_VAR_{key.upper()}", default)
+
+
 def started(trigger: Any) -> dict[str, Any]:
-    """A task context for `trigger` after `plan_run` ran with the current Variables; its templates rendered."""
-    context = {"ti": RecordingTI({"settings": DAG.run_settings()})}
+    """A task context for `trigger` with its templates rendered (they read the Variables)."""
+    context = {"ti": RecordingTI(), "var": {"value": EnvironmentVariables()}}
     trigger.render_template_fields(context)
     return context
 
@@ -86,11 +88,11 @@ def test_parsing_reads_no_variable(load_dagbag, variables, monkeypatch):
     reads: list[tuple[Any, ...]] = []
     for cls in (Variable, ModelVariable):
         monkeypatch.setattr(cls, "get", classmethod(lambda cls, *args, **kw: reads.append(args)))
-    variables(pinterest_trigger_mode="later", pinterest_user_id="x", pinterest_check_results="false")
+    variables(pinterest_job_name="x", pinterest_user_id="x", pinterest_check_results="false")
     bag = load_dagbag()
     assert bag.import_errors == {} and bag.dag_ids == ["pinterest_batch"]
     assert reads == []
-    assert sorted(bag.dags["pinterest_batch"].task_ids) == [CHECK, PLAN, RUN_NOW, SUBMIT]
+    assert sorted(bag.dags["pinterest_batch"].task_ids) == [CHECK, RUN_NOW]
 
 
 def test_schedule_catchup_owner_retries_tags_and_doc(load_dag):
@@ -102,7 +104,7 @@ def test_schedule_catchup_owner_retries_tags_and_doc(load_dag):
     assert dag.start_date.utcoffset() == timedelta(0) and dag.start_date.tzinfo.name == "UTC"
     assert dag.max_active_runs == 1
     assert set(dag.tags) == {"pinterest", "databricks", "batch"}
-    assert dag.doc_md and "pinterest_trigger_mode" in dag.doc_md
+    assert dag.doc_md and "pinterest_job_name" in dag.doc_md
     assert dag.default_args["owner"] == "data-engineering"
     for task in dag.tasks:
         assert task.owner == "data-engineering"
@@ -112,130 +114,54 @@ def test_schedule_catchup_owner_retries_tags_and_doc(load_dag):
         assert task.execution_timeout is not None
 
 
-def test_task_graph_plan_then_one_trigger_then_check(load_dag):
-    dag = load_dag()
-    assert dag.get_task(PLAN).downstream_task_ids == {RUN_NOW, SUBMIT}
-    assert isinstance(dag.get_task(RUN_NOW), DatabricksRunNowOperator)
-    assert isinstance(dag.get_task(SUBMIT), DatabricksSubmitRunOperator)
-    check = dag.get_task(CHECK)
-    assert check.upstream_task_ids == {RUN_NOW, SUBMIT}
-    assert check.trigger_rule == "none_failed_min_one_success"  # after whichever trigger ran
-    for trigger in (dag.get_task(RUN_NOW), dag.get_task(SUBMIT)):
-        # the Airflow task outlives the Databricks run timeout, so Databricks ends a stuck run first
-        assert trigger.execution_timeout > timedelta(seconds=7200)
-        assert set(trigger.template_fields) >= {"json", "databricks_conn_id"}
-
-
 def test_saved_as_user_id_dag_py_the_dag_is_the_courses(load_dag, tmp_path):
     shutil.copy(DAG_FILE, tmp_path / "jane.doe_dag.py")
     assert load_dag(tmp_path).dag_id == "jane.doe_dag"
     module = dag_module(tmp_path / "jane.doe_dag.py")
     assert module.DEFAULT_USER_ID == "jane.doe"
-    assert module.run_settings()["job_name"] == "jane.doe-pinterest-batch"
+    assert module.job_name() == "jane.doe-pinterest-batch"
 
 
-# --- the run's settings, read from the Variables when the run starts -------------------------------------
-def test_run_settings_default_to_run_now_of_the_demo_job():
-    assert DAG.run_settings() == {
-        "mode": "run_now",
-        "user_id": "demo",
-        "conn_id": "databricks_default",
-        "job_name": "demo-pinterest-batch",
-    }
+def test_task_graph_trigger_by_name_then_check(load_dag):
+    dag = load_dag()
+    trigger = dag.get_task(RUN_NOW)
+    assert isinstance(trigger, DatabricksRunNowOperator)
+    assert dag.get_task(CHECK).upstream_task_ids == {RUN_NOW}
+    # the Airflow task outlives the job's own timeout (the bundle's), so Databricks ends a stuck run first
+    assert trigger.execution_timeout > timedelta(seconds=7200)
+    assert set(trigger.template_fields) >= {"json", "databricks_conn_id", "polling_period_seconds"}
 
 
-def test_job_name_and_connection_follow_the_variables(load_dag, variables):
-    variables(pinterest_user_id="alice", pinterest_databricks_conn_id="dbx_prod")
-    trigger = load_dag().get_task(RUN_NOW)
+def test_retries_come_from_the_environment_variable_at_parse_time(load_dag, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_VAR_PINTEREST_RETRIES", "0")
+    assert {task.retries for task in load_dag().tasks} == {0}
+
+
+# --- the run's settings, read from the Variables when the task runs -------------------------------------
+def test_job_name_connection_and_polling_default_to_the_demo_job(load_dagbag):
+    trigger = load_dagbag().dags["pinterest_batch"].get_task(RUN_NOW)
+    started(trigger)
+    assert trigger.json == {"job_name": "demo-pinterest-batch"}
+    assert trigger.databricks_conn_id == "databricks_default"
+    assert trigger.polling_period_seconds == 30
+
+
+def test_job_name_connection_and_polling_follow_the_variables(load_dagbag, variables):
+    variables(
+        pinterest_user_id="alice", pinterest_databricks_conn_id="dbx_prod", pinterest_polling_seconds="2"
+    )
+    trigger = load_dagbag().dags["pinterest_batch"].get_task(RUN_NOW)
     started(trigger)
     assert trigger.json == {"job_name": "alice-pinterest-batch"}
     assert trigger.databricks_conn_id == "dbx_prod"
-
-
-def test_each_mode_reads_only_the_variables_it_needs():
-    read: list[str] = []
-
-    def get(key: str, default: str) -> str:
-        read.append(key)
-        return default
-
-    DAG.run_settings(get)
-    assert read == [
-        "pinterest_trigger_mode",
-        "pinterest_user_id",
-        "pinterest_databricks_conn_id",
-        "pinterest_job_name",
-    ]
-
-
-def test_submit_mode_runs_the_notebook_with_its_widgets(load_dag, variables):
-    variables(pinterest_trigger_mode="submit", pinterest_user_id="bob")
-    trigger = load_dag().get_task(SUBMIT)
+    assert trigger.polling_period_seconds == 2
+    variables(pinterest_job_name="[dev ada] alice-pinterest-batch")
+    trigger = load_dagbag().dags["pinterest_batch"].get_task(RUN_NOW)
     started(trigger)
-    (task,) = trigger.json["tasks"]  # rendered as a list (the DAG renders natively), not as its text
-    assert task["notebook_task"] == {
-        "notebook_path": "/Shared/pinterest-pipeline/batch",
-        "source": "WORKSPACE",
-        "base_parameters": {"user_id": "bob", "lake_access": "direct", "bucket": "user-bob-bucket"},
-    }
-    assert task["new_cluster"]["spark_version"] == "18.0.x-scala2.13"
-    assert "existing_cluster_id" not in task and "aws_attributes" not in task["new_cluster"]
-    assert trigger.json["run_name"] == "bob-pinterest-batch"
-    assert trigger.json["timeout_seconds"] == 7200
+    assert trigger.json == {"job_name": "[dev ada] alice-pinterest-batch"}
 
 
-def test_submit_mode_on_an_existing_cluster_or_with_an_instance_profile(variables):
-    variables(
-        pinterest_trigger_mode="submit", pinterest_instance_profile_arn="arn:aws:iam::1:instance-profile/x"
-    )
-    (task,) = DAG.run_settings()["tasks"]
-    assert task["new_cluster"]["aws_attributes"] == {
-        "instance_profile_arn": "arn:aws:iam::1:instance-profile/x"
-    }
-    variables(pinterest_existing_cluster_id="0101-abc")
-    (task,) = DAG.run_settings()["tasks"]
-    assert task["existing_cluster_id"] == "0101-abc"
-    assert "new_cluster" not in task
-
-
-def test_an_unknown_trigger_mode_fails_the_plan_naming_the_variable(variables):
-    variables(pinterest_trigger_mode="later")
-    with pytest.raises(AirflowException, match="pinterest_trigger_mode is 'later'"):
-        DAG.run_settings()
-
-
-def test_defaults_agree_with_databricks_deploy(variables):
-    """The DAG repeats the deploy defaults (MWAA only gets airflow/dags/): both must name the same things."""
-    assert DAG.DEFAULT_FOLDER == defaults.DEFAULT_FOLDER
-    assert DAG.DEFAULT_LAKE_ACCESS == defaults.DEFAULT_LAKE_ACCESS
-    assert DAG.DEFAULT_SPARK_VERSION == defaults.DEFAULT_SPARK_VERSION
-    assert DAG.DEFAULT_NODE_TYPE == defaults.DEFAULT_NODE_TYPE
-    arn = "arn:aws:iam::1:instance-profile/dbx"
-    variables(pinterest_user_id="carol", pinterest_instance_profile_arn=arn)
-    spec = JobSpec(
-        user_id="carol",
-        bucket=PipelineNames("carol").bucket,
-        notebook_path=defaults.notebook_path(defaults.DEFAULT_FOLDER),
-        instance_profile_arn=arn,
-    )
-    deployed = job_settings(spec)
-    assert DAG.run_settings()["job_name"] == deployed["name"]
-    submitted = DAG.notebook_task("carol")
-    assert submitted["notebook_task"] == deployed["tasks"][0]["notebook_task"]
-    assert submitted["new_cluster"] == deployed["tasks"][0]["new_cluster"]
-    assert submitted["timeout_seconds"] == deployed["timeout_seconds"]
-
-
-# --- the trigger tasks against the fake Databricks --------------------------------------------------------
-def test_plan_pushes_the_settings_and_chooses_the_trigger(load_dag, variables):
-    plan = load_dag().get_task(PLAN)
-    ti = RecordingTI()
-    assert plan.python_callable(ti=ti) == RUN_NOW
-    assert ti.pushed["settings"]["job_name"] == "demo-pinterest-batch"
-    variables(pinterest_trigger_mode="submit")
-    assert plan.python_callable(ti=RecordingTI()) == SUBMIT
-
-
+# --- the trigger task against the fake Databricks --------------------------------------------------------
 def test_run_now_finds_the_job_by_name_runs_it_and_waits(load_dag, fake):
     job_id = add_job(fake)
     trigger = load_dag().get_task(RUN_NOW)
@@ -259,34 +185,6 @@ def test_run_now_fails_clearly_when_the_job_does_not_exist(load_dag, fake):
     with pytest.raises(AirflowException, match="demo-pinterest-batch can not be found"):
         trigger.execute(started(trigger))
     assert fake.calls_to("/api/2.1/jobs/run-now") == []
-
-
-def test_submit_posts_the_notebook_run(load_dag, fake, variables):
-    variables(pinterest_trigger_mode="submit", pinterest_bucket="my-lake")
-    trigger = load_dag().get_task(SUBMIT)
-    trigger.execute(started(trigger))
-    (submit,) = fake.calls_to("/api/2.1/jobs/runs/submit")
-    assert submit.body["run_name"] == "demo-pinterest-batch"
-    assert int(submit.body["timeout_seconds"]) == 7200  # the provider sends numbers as strings
-    (task,) = submit.body["tasks"]
-    assert task["notebook_task"]["notebook_path"] == "/Shared/pinterest-pipeline/batch"
-    assert task["notebook_task"]["base_parameters"] == {
-        "user_id": "demo",
-        "lake_access": "direct",
-        "bucket": "my-lake",
-    }
-
-
-@pytest.mark.parametrize(("mode", "task_id"), [("run_now", RUN_NOW), ("submit", SUBMIT)])
-def test_a_failed_run_fails_the_task_with_the_notebook_error(load_dag, fake, variables, mode, task_id):
-    add_job(fake)
-    fake.run_behaviour = "fail"
-    variables(pinterest_trigger_mode=mode)
-    trigger = load_dag().get_task(task_id)
-    with pytest.raises(AirflowException, match="FAILED") as raised:
-        trigger.execute(started(trigger))
-    assert "Exception: notebook failed" in str(raised.value)
-    assert fake.calls_to("/api/2.1/jobs/runs/get-output")
 
 
 def test_a_run_that_databricks_times_out_fails_the_task(load_dag, fake):
@@ -360,37 +258,6 @@ def test_check_fails_unless_all_nine_results_are_non_empty(fake, result, message
 # --- whole DAG runs through Airflow's own task runner (dag.test) -----------------------------------------
 def states(dag_run) -> dict[str, str]:
     return {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
-
-
-def test_dag_run_succeeds_when_the_notebook_produces_the_nine_results(airflow_db, load_dag, fake):
-    add_job(fake)
-    fake.notebook_result = nine_results()
-    dag_run = load_dag().test()
-    assert str(dag_run.state) == "success"
-    assert states(dag_run) == {PLAN: "success", RUN_NOW: "success", SUBMIT: "skipped", CHECK: "success"}
-    assert len(fake.calls_to("/api/2.1/jobs/run-now")) == 1
-
-
-def test_dag_run_in_submit_mode_with_the_check_switched_off(airflow_db, load_dag, fake, variables):
-    variables(pinterest_trigger_mode="submit", pinterest_check_results="false")
-    dag_run = load_dag().test()
-    assert str(dag_run.state) == "success"
-    assert states(dag_run) == {PLAN: "success", RUN_NOW: "skipped", SUBMIT: "success", CHECK: "skipped"}
-    assert len(fake.calls_to("/api/2.1/jobs/runs/submit")) == 1
-    assert fake.calls_to("/api/2.1/jobs/runs/get-output") == []
-
-
-def test_an_unknown_trigger_mode_fails_the_run_before_databricks_is_called(
-    airflow_db, load_dag, fake, variables
-):
-    variables(pinterest_trigger_mode="later")
-    dag = load_dag()
-    for task in dag.tasks:
-        task.retries = 0
-    dag_run = dag.test()
-    assert str(dag_run.state) == "failed"
-    assert states(dag_run)[PLAN] == "failed"
-    assert fake.calls == []
 
 
 def test_a_run_that_never_ends_is_cancelled_when_the_task_times_out(airflow_db, load_dag, fake):

@@ -1,24 +1,81 @@
 """The CLI (`python -m databricks_deploy`): help, dry runs with no workspace, the no-auth error, and both
-commands end to end against the fake through DATABRICKS_HOST / DATABRICKS_TOKEN."""
+commands end to end against the fake, through DATABRICKS_HOST / DATABRICKS_TOKEN and through the local stack's
+outputs (`--target local`): what deploy-job creates is the bundle's jobs except the fields a deploy resolves."""
 
 from __future__ import annotations
 
 import base64
 import json
+import re
+import shutil
 import subprocess
 import sys
+from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from databricks_deploy.__main__ import REPO_ROOT, main
+from databricks_deploy.bundle import load_bundle
 from databricks_deploy.discovery import find_notebooks
 
+ARN = "arn:aws:iam::123456789012:instance-profile/pdp-zed-databricks"
+PROD_FOLDER = "/Shared/pinterest-pipeline/files/notebooks"
 
-def repo_notebooks():
-    notebooks, _ = find_notebooks(REPO_ROOT / "notebooks", "/Shared/pinterest-pipeline")
-    if not notebooks:
-        pytest.skip("notebooks/ holds no Databricks source notebook yet")
+
+def repo_notebooks(folder: str = PROD_FOLDER):
+    notebooks, _ = find_notebooks(REPO_ROOT / "notebooks", folder)
     return notebooks
+
+
+def dry_run_settings(out: str) -> dict[str, dict]:
+    """The job settings a `deploy-job --dry-run` printed, by job name."""
+    chunks = out.split("would create or update job ")[1:]
+    return {json.loads(c[c.index("\n{") :])["name"]: json.loads(c[c.index("\n{") :]) for c in chunks}
+
+
+def write_local_outputs(state: Path, host: str, token: str) -> None:
+    """`<state dir>/outputs/local.json` as the local stack writes it (the workspace's two outputs)."""
+    path = state / "outputs" / "local.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        json.dumps(
+            {
+                "databricks_host": {"sensitive": False, "type": "string", "value": host},
+                "databricks_token": {"sensitive": True, "type": "string", "value": token},
+            }
+        )
+    )
+
+
+def assert_deployed_equals_bundle(stored: dict[str, Any], key: str) -> None:
+    """`stored` (what the workspace holds) equals the bundle's YAML job `key`, except what a deploy resolves:
+    `${...}` references and the notebook path (relative to the YAML file -> a workspace path)."""
+    raw = yaml.safe_load((REPO_ROOT / "resources" / "pinterest.jobs.yml").read_text())["resources"]["jobs"][
+        key
+    ]
+
+    def compare(ours: Any, theirs: Any, where: str) -> None:
+        if isinstance(ours, dict):
+            assert isinstance(theirs, dict) and set(theirs) >= set(ours), where
+            for name, value in ours.items():
+                compare(value, theirs[name], f"{where}.{name}")
+        elif isinstance(ours, list):
+            assert isinstance(theirs, list) and len(theirs) == len(ours), where
+            for i, (a, b) in enumerate(zip(ours, theirs, strict=True)):
+                compare(a, b, f"{where}[{i}]")
+        elif isinstance(ours, str) and "${" in ours:
+            pattern = re.escape(ours)
+            pattern = re.sub(r"\\\$\\\{[^}]*\\\}", ".*", pattern)
+            assert re.fullmatch(pattern, str(theirs)), (where, ours, theirs)
+        elif where.endswith("notebook_path"):
+            assert theirs == f"{PROD_FOLDER}/{Path(ours).stem}", where
+        else:
+            assert theirs == ours, (where, ours, theirs)
+
+    compare(raw, stored, key)
+    assert set(stored) == set(raw), "the deploy added or dropped a top-level setting"
 
 
 @pytest.mark.parametrize("command", [[], ["import-notebooks"], ["deploy-job"]])
@@ -30,88 +87,69 @@ def test_help_explains_each_command(command):
         text=True,
         check=True,
     )
-    assert "DATABRICKS_HOST" in result.stdout
+    assert "DATABRICKS_HOST" in result.stdout and "bundle deploy -t" in result.stdout
     if command:
-        assert "--dry-run" in result.stdout and "--folder" in result.stdout
+        assert "--dry-run" in result.stdout and "--target" in result.stdout
 
 
-def test_import_dry_run_needs_no_workspace(no_databricks_config, capsys):
-    notebooks = repo_notebooks()
-    assert main(["import-notebooks", "--dry-run", "--folder", "/Shared/x"]) == 0
+def test_import_dry_run_needs_no_workspace_and_follows_the_target(no_databricks_config, capsys):
+    assert main(["import-notebooks", "--dry-run", "--target", "local"]) == 0
     out = capsys.readouterr().out
-    for nb in notebooks:
-        assert f"-> {nb.remote.replace('/Shared/pinterest-pipeline', '/Shared/x')} " in out
+    for nb in repo_notebooks():
+        assert f"-> {nb.remote} " in out
+    assert main(["import-notebooks", "--dry-run"]) == 0  # dev: the default target
+    assert "-> /Shared/.bundle/pinterest_pipeline/dev/files/notebooks/batch " in capsys.readouterr().out
 
 
-def dry_run_settings(out: str) -> dict[str, dict]:
-    """The job settings a `deploy-job --dry-run` printed, by job name."""
-    chunks = out.split("would create or update job ")[1:]
-    return {json.loads(c[c.index("{") :])["name"]: json.loads(c[c.index("{") :]) for c in chunks}
-
-
-def test_deploy_dry_run_prints_the_settings_of_both_jobs(no_databricks_config, capsys):
-    assert main(["deploy-job", "--dry-run", "--user-id", "zed", "--lake-access", "mount"]) == 0
-    out = capsys.readouterr()
-    jobs = dry_run_settings(out.out)
+def test_deploy_dry_run_prints_the_bundles_jobs(no_databricks_config, capsys, monkeypatch):
+    monkeypatch.setenv("USER_ID", "zed")
+    assert main(["deploy-job", "--dry-run", "-t", "local", "--var", "lake_access=mount"]) == 0
+    jobs = dry_run_settings(capsys.readouterr().out)
+    bundle = load_bundle(target="local", variables={"user_id": "zed", "lake_access": "mount"})
+    assert jobs == {job.name: job.settings for job in bundle.jobs.values()}
     assert list(jobs) == ["zed-pinterest-batch", "zed-pinterest-stream"]
-    assert jobs["zed-pinterest-batch"]["tasks"][0]["notebook_task"]["base_parameters"] == {
-        "user_id": "zed",
-        "lake_access": "mount",
-        "bucket": "user-zed-bucket",
-    }
-    stream = jobs["zed-pinterest-stream"]
-    assert stream["tasks"][0]["notebook_task"]["notebook_path"] == "/Shared/pinterest-pipeline/stream"
-    assert stream["tasks"][0]["notebook_task"]["base_parameters"]["trigger"] == "availableNow"
-    assert stream["schedule"]["quartz_cron_expression"] == "0 0 * * * ?"
-    for settings in jobs.values():
-        assert settings["tasks"][0]["new_cluster"]["spark_version"] == "18.0.x-scala2.13"
-        assert "aws_attributes" not in settings["tasks"][0]["new_cluster"]
-    # no instance profile anywhere: the stream job cannot reach Kinesis or its checkpoints, and says so
-    assert "warning: the stream job cluster has no instance profile" in out.err
-    assert "s3://user-zed-bucket/checkpoints/stream" in out.err
+    params = jobs["zed-pinterest-batch"]["tasks"][0]["notebook_task"]["base_parameters"]
+    assert params["lake_access"] == "mount" and params["bucket"] == "user-zed-bucket"
+
+
+def test_development_target_dry_run_shows_the_personal_prefix(aws_outputs, capsys):
+    aws_outputs(databricks_instance_profile_arn=ARN)
+    assert main(["deploy-job", "--dry-run", "--only", "batch"]) == 0
+    (name,) = dry_run_settings(capsys.readouterr().out)
+    assert name == "[dev <you>] demo-pinterest-batch"
 
 
 def test_instance_profile_and_region_come_from_the_terraform_outputs(aws_outputs, capsys):
-    arn = "arn:aws:iam::123456789012:instance-profile/pdp-zed-databricks"
-    aws_outputs(databricks_instance_profile_arn=arn, region="eu-west-1", api_key="secret")
-    assert main(["deploy-job", "--dry-run", "--user-id", "zed"]) == 0
+    aws_outputs(databricks_instance_profile_arn=ARN, region="eu-west-1", api_key="fake-api-key")
+    assert main(["deploy-job", "--dry-run", "-t", "prod"]) == 0
     out = capsys.readouterr()
     jobs = dry_run_settings(out.out)
     for settings in jobs.values():
-        assert settings["tasks"][0]["new_cluster"]["aws_attributes"] == {"instance_profile_arn": arn}
+        assert settings["job_clusters"][0]["new_cluster"]["aws_attributes"] == {"instance_profile_arn": ARN}
     assert (
-        jobs["zed-pinterest-stream"]["tasks"][0]["notebook_task"]["base_parameters"]["region"] == "eu-west-1"
+        jobs["demo-pinterest-stream"]["tasks"][0]["notebook_task"]["base_parameters"]["region"] == "eu-west-1"
     )
-    assert "databricks_instance_profile_arn" in out.err and "warning" not in out.err
-    assert "secret" not in out.out + out.err
+    assert "databricks_instance_profile_arn" in out.err
+    assert "fake-api-key" not in out.out + out.err
 
     flag = "arn:aws:iam::1:instance-profile/other"
-    assert main(["deploy-job", "--dry-run", "--instance-profile-arn", flag, "--region", "us-west-2"]) == 0
+    assert main(["deploy-job", "--dry-run", "-t", "prod", "--var", f"instance_profile_arn={flag}"]) == 0
     jobs = dry_run_settings(capsys.readouterr().out)
-    stream = jobs["demo-pinterest-stream"]["tasks"][0]
-    assert stream["new_cluster"]["aws_attributes"] == {"instance_profile_arn": flag}
-    assert stream["notebook_task"]["base_parameters"]["region"] == "us-west-2"
+    assert jobs["demo-pinterest-stream"]["job_clusters"][0]["new_cluster"]["aws_attributes"] == {
+        "instance_profile_arn": flag
+    }
 
 
-def test_continuous_stream_only(no_databricks_config, capsys):
-    argv = ["deploy-job", "--dry-run", "--only", "stream", "--continuous", "--interval", "5 seconds"]
-    assert main(argv) == 0
-    (stream,) = dry_run_settings(capsys.readouterr().out).values()
-    params = stream["tasks"][0]["notebook_task"]["base_parameters"]
-    assert (params["trigger"], params["interval"]) == ("processingTime", "5 seconds")
-    assert stream["continuous"] == {"pause_status": "UNPAUSED"} and "schedule" not in stream
-
-
-def test_a_service_credential_mode_without_a_name_is_a_clear_error(no_databricks_config, capsys):
-    assert main(["deploy-job", "--dry-run", "--kinesis-auth", "service_credential"]) == 1
+def test_a_real_target_without_an_instance_profile_is_a_clear_error(no_databricks_config, capsys):
+    assert main(["deploy-job", "--dry-run", "-t", "prod"]) == 1
     err = capsys.readouterr().err
-    assert "error: stream job: kinesis_auth service_credential needs the name of a service credential" in err
+    assert "variables.instance_profile_arn: no value" in err and "make apply" in err
     assert "Traceback" not in err
 
 
 @pytest.mark.parametrize("command", ["import-notebooks", "deploy-job"])
 def test_no_auth_is_a_clear_error_without_traceback(no_databricks_config, capsys, command):
-    assert main([command]) == 1
+    assert main([command, "-t", "prod", "--var", "instance_profile_arn=x"]) == 1
     err = capsys.readouterr().err
     (error,) = [line for line in err.splitlines() if line.startswith("error:")]
     assert error.startswith("error: no Databricks workspace is configured")
@@ -119,24 +157,23 @@ def test_no_auth_is_a_clear_error_without_traceback(no_databricks_config, capsys
     assert "Traceback" not in err
 
 
-def test_unknown_profile_is_a_clear_error(no_databricks_config, capsys):
-    assert main(["import-notebooks", "--profile", "nope"]) == 1
-    assert "error: no Databricks workspace is configured" in capsys.readouterr().err
+def test_the_local_target_without_a_stack_is_a_clear_error(no_databricks_config, capsys):
+    assert main(["deploy-job", "-t", "local"]) == 1
+    assert "make local-up" in capsys.readouterr().err
 
 
 def test_profile_from_databrickscfg(fake, tmp_path, monkeypatch, capsys):
     cfg = tmp_path / "databrickscfg"
     cfg.write_text(f"[dev]\nhost = {fake.url}\ntoken = {fake.token}\n")
     monkeypatch.setenv("DATABRICKS_CONFIG_FILE", str(cfg))
-    repo_notebooks()
-    assert main(["import-notebooks", "--profile", "dev"]) == 0
+    assert main(["import-notebooks", "-t", "prod", "--profile", "dev"]) == 0
     assert fake.calls_to("/api/2.0/workspace/import")
 
 
 def test_import_notebooks_end_to_end_imports_the_repo_notebooks(env_auth, capsys):
     fake = env_auth
     notebooks = repo_notebooks()
-    assert main(["import-notebooks"]) == 0
+    assert main(["import-notebooks", "-t", "prod"]) == 0
     sent = {c.body["path"]: c.body for c in fake.calls_to("/api/2.0/workspace/import")}
     assert set(sent) == {nb.remote for nb in notebooks}
     for nb in notebooks:
@@ -144,35 +181,62 @@ def test_import_notebooks_end_to_end_imports_the_repo_notebooks(env_auth, capsys
     assert f"{len(notebooks)} created" in capsys.readouterr().out
 
     fake.calls.clear()
-    assert main(["import-notebooks"]) == 0
+    assert main(["import-notebooks", "-t", "prod"]) == 0
     assert fake.calls_to("/api/2.0/workspace/import") == []
     assert f"{len(notebooks)} unchanged" in capsys.readouterr().out
 
 
-def test_deploy_job_end_to_end_prints_the_job_ids_and_is_idempotent(env_auth, capsys):
+def test_deploy_job_creates_the_bundles_jobs_and_is_idempotent(env_auth, capsys):
     fake = env_auth
-    assert main(["deploy-job", "--user-id", "amy"]) == 0
+    argv = ["deploy-job", "-t", "prod", "--var", f"instance_profile_arn={ARN}"]
+    assert main(argv) == 0
     first = capsys.readouterr().out.splitlines()
-    assert main(["deploy-job", "--user-id", "amy", "--existing-cluster-id", "0101-abc"]) == 0
+    assert main(argv) == 0
     second = capsys.readouterr().out.splitlines()
     ids = {job["settings"]["name"]: job_id for job_id, job in fake.jobs.items()}
-    assert sorted(ids) == ["amy-pinterest-batch", "amy-pinterest-stream"]
+    assert sorted(ids) == ["demo-pinterest-batch", "demo-pinterest-stream"]
     assert first == [f"created job {name!r}: job_id {job_id}" for name, job_id in ids.items()]
     assert second == [f"updated job {name!r}: job_id {job_id}" for name, job_id in ids.items()]
-    for job_id in ids.values():
-        (task,) = fake.jobs[job_id]["settings"]["tasks"]
-        assert task["existing_cluster_id"] == "0101-abc" and "new_cluster" not in task
-        assert task["notebook_task"]["notebook_path"].startswith("/Shared/pinterest-pipeline/")
+    for key, name in [
+        ("pinterest_batch", "demo-pinterest-batch"),
+        ("pinterest_stream", "demo-pinterest-stream"),
+    ]:
+        assert_deployed_equals_bundle(fake.jobs[ids[name]]["settings"], key)
+
+
+def test_the_local_target_reads_host_and_token_from_the_stacks_outputs(
+    fake, no_databricks_config, tmp_path, capsys
+):
+    write_local_outputs(tmp_path / "state", fake.url, fake.token)
+    assert main(["import-notebooks", "-t", "local"]) == 0
+    assert main(["deploy-job", "-t", "local", "--only", "batch"]) == 0
+    assert "created job 'demo-pinterest-batch'" in capsys.readouterr().out
+    (job,) = fake.jobs.values()
+    notebook = job["settings"]["tasks"][0]["notebook_task"]["notebook_path"]
+    assert fake.workspace[notebook]["object_type"] == "NOTEBOOK"  # the job runs what the import put there
+
+
+def test_a_setting_changed_in_the_bundle_changes_what_deploy_creates(env_auth, tmp_path, capsys):
+    root = tmp_path / "bundle"
+    shutil.copytree(REPO_ROOT / "resources", root / "resources")
+    shutil.copy(REPO_ROOT / "databricks.yml", root)
+    shutil.copytree(REPO_ROOT / "notebooks", root / "notebooks")
+    jobs = root / "resources" / "pinterest.jobs.yml"
+    jobs.write_text(jobs.read_text().replace("num_workers: 1", "num_workers: 3"))
+    assert main(["deploy-job", "--bundle", str(root), "-t", "prod", "--var", "instance_profile_arn=x"]) == 0
+    for job in env_auth.jobs.values():
+        assert job["settings"]["job_clusters"][0]["new_cluster"]["num_workers"] == 3
 
 
 def test_an_api_error_is_reported_without_traceback(env_auth, capsys):
     env_auth.fail("GET", "/api/2.2/jobs/list", 403, "PERMISSION_DENIED", "cannot list jobs")
-    assert main(["deploy-job"]) == 1
+    assert main(["deploy-job", "-t", "prod", "--var", "instance_profile_arn=x"]) == 1
     err = capsys.readouterr().err
-    assert "\nerror: Databricks API: cannot list jobs" in err
+    assert "\nerror: Databricks API: cannot list jobs" in err or err.startswith(
+        "error: Databricks API: cannot"
+    )
 
 
-def test_bad_numbers_are_rejected(env_auth, capsys):
-    assert main(["deploy-job", "--num-workers", "-1"]) == 1
-    assert "--num-workers" in capsys.readouterr().err
-    assert env_auth.calls == []
+def test_an_unknown_job_in_only_is_an_error(no_databricks_config, capsys):
+    assert main(["deploy-job", "--dry-run", "-t", "local", "--only", "nightly"]) == 1
+    assert "the bundle's jobs are pinterest_batch, pinterest_stream" in capsys.readouterr().err

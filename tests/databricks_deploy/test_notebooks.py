@@ -1,4 +1,5 @@
-"""import-notebooks against the fake workspace: folders, SOURCE imports with the files' bytes, skip/update."""
+"""import-notebooks against the fake workspace: folders, SOURCE imports with the files' bytes, Python modules as
+workspace files (AUTO), skip/update."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 import pytest
 from databricks.sdk.errors import PermissionDenied
 
-from databricks_deploy.discovery import DeployError, find_notebooks, notebook_name, plan
+from databricks_deploy.discovery import DeployError, find_notebooks, plan
 from databricks_deploy.notebooks import import_notebooks
 
 HEADER = "# Databricks notebook source\n"
@@ -23,7 +24,8 @@ def source(tmp_path: Path) -> Path:
     (root / "batch.py").write_text(HEADER + "%run ./lib/cleaning\n# COMMAND ----------\nprint('batch')\n")
     (root / "lib" / "cleaning.py").write_text(HEADER + "def clean(df):\n    return df\n")
     (root / "queries.sql").write_text("-- Databricks notebook source\nSELECT 1\n")
-    (root / "helper.py").write_text("import os\n")  # no header: not a notebook
+    (root / "helper.py").write_text("import os\n")  # no header: a module, imported as a workspace file
+    (root / "README.txt").write_text("notes\n")  # neither: skipped
     (root / "__pycache__" / "batch.cpython-311.pyc").write_bytes(b"\0")
     return root
 
@@ -36,20 +38,27 @@ def test_finds_notebooks_by_header_keeping_sub_folders(source):
     notebooks, skipped = find_notebooks(source, FOLDER)
     assert [(nb.remote, nb.language) for nb in notebooks] == [
         (f"{FOLDER}/batch", "PYTHON"),
+        (f"{FOLDER}/helper.py", "PYTHON"),
         (f"{FOLDER}/lib/cleaning", "PYTHON"),
         (f"{FOLDER}/queries", "SQL"),
     ]
-    assert skipped == [source / "helper.py"]
+    assert [nb.kind for nb in notebooks] == ["NOTEBOOK", "FILE", "NOTEBOOK", "NOTEBOOK"]
+    assert skipped == [source / "README.txt"]
 
 
 def test_first_import_creates_folders_and_imports_each_file_as_source(client, fake, source, capsys):
     results = import_notebooks(client, source, FOLDER)
     assert results == {
         f"{FOLDER}/batch": "created",
+        f"{FOLDER}/helper.py": "created",
         f"{FOLDER}/lib/cleaning": "created",
         f"{FOLDER}/queries": "created",
     }
     assert [c.body["path"] for c in fake.calls_to("/api/2.0/workspace/mkdirs")] == [FOLDER, f"{FOLDER}/lib"]
+    module = imports(fake)[f"{FOLDER}/helper.py"]
+    assert module["format"] == "AUTO" and "language" not in module
+    assert base64.b64decode(module["content"]) == b"import os\n"
+    assert fake.workspace[f"{FOLDER}/helper.py"]["object_type"] == "FILE"
     sent = imports(fake)
     assert set(sent) == set(results)
     for local, remote, language in [
@@ -63,7 +72,7 @@ def test_first_import_creates_folders_and_imports_each_file_as_source(client, fa
     out = capsys.readouterr().out
     assert f"created folder {FOLDER}/lib" in out
     assert f"created   {FOLDER}/batch" in out
-    assert "skipped" in out and "helper.py" in out
+    assert "skipped" in out and "README.txt" in out
 
 
 def test_second_run_skips_unchanged_and_updates_only_the_changed_notebook(client, fake, source):
@@ -75,6 +84,7 @@ def test_second_run_skips_unchanged_and_updates_only_the_changed_notebook(client
 
     assert results == {
         f"{FOLDER}/batch": "unchanged",
+        f"{FOLDER}/helper.py": "unchanged",
         f"{FOLDER}/lib/cleaning": "updated",
         f"{FOLDER}/queries": "unchanged",
     }
@@ -112,17 +122,8 @@ def test_plan_contacts_nothing(source):
     lines = list(plan(source, FOLDER))
     assert f"would ensure folder {FOLDER}/lib" in lines
     assert any(line.startswith(f"would import {source / 'batch.py'} -> {FOLDER}/batch") for line in lines)
-    assert any("helper.py" in line and line.startswith("skip") for line in lines)
-
-
-def test_the_job_notebooks_are_found_by_name(source):
-    (source / "stream.py").write_text(HEADER + "print('stream')\n")
-    (source / "lib" / "stream_source.py").write_text(HEADER + "KINESIS = 'kinesis'\n")
-    assert notebook_name(source, "batch", "x") == "batch"
-    assert notebook_name(source, "stream", "x") == "stream"  # the exact name wins over lib/stream_source
-    (source / "stream.py").unlink()
-    assert notebook_name(source, "stream", "x") == "lib/stream_source"
-    (source / "lib" / "stream_utils.py").write_text(HEADER + "pass\n")
-    with pytest.raises(DeployError, match="several stream notebooks"):
-        notebook_name(source, "stream", "x")
-    assert notebook_name(source / "missing", "stream", "stream") == "stream"
+    assert any(
+        line.startswith(f"would import {source / 'helper.py'} -> {FOLDER}/helper.py (workspace file")
+        for line in lines
+    )
+    assert any("README.txt" in line and line.startswith("skip") for line in lines)

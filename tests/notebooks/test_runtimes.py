@@ -23,7 +23,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import DataStreamReader, DataStreamWriter
 
-from databricks_deploy import defaults
+from databricks_deploy.bundle import load_bundle
 from tests.notebooks.conftest import NOTEBOOKS, REPO
 
 pytestmark = pytest.mark.spark
@@ -61,8 +61,12 @@ def as_json(df: Any) -> list[str]:
 
 # --- versions -------------------------------------------------------------------------------------------------
 def test_the_jobs_runtime_is_supported_and_local_spark_has_its_minor() -> None:
-    assert defaults.DEFAULT_SPARK_VERSION == "18.0.x-scala2.13"
-    spark_minor = RUNTIMES[defaults.DEFAULT_SPARK_VERSION]
+    jobs = load_bundle(target="local").jobs.values()
+    (spark_version,) = {
+        c["new_cluster"]["spark_version"] for job in jobs for c in job.settings["job_clusters"]
+    }
+    assert spark_version == "18.0.x-scala2.13"
+    spark_minor = RUNTIMES[spark_version]
     assert pyspark.__version__.startswith(spark_minor + ".")
     (pin,) = re.findall(r"^pyspark==(\S+)$", (REPO / "requirements.txt").read_text(), re.M)
     assert pin == pyspark.__version__ and pin.startswith(spark_minor + ".")

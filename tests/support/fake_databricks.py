@@ -264,10 +264,13 @@ class FakeDatabricks:
         existing = self.workspace.get(path)
         if existing is not None and not params.get("overwrite"):
             raise ApiError(400, "RESOURCE_ALREADY_EXISTS", f"Path ({path}) already exists.")
+        # AUTO: a source file without a notebook header is a workspace FILE (Databricks' own rule)
+        header = base64.b64decode(content)[:40].startswith(b"# Databricks notebook source")
+        kind = "FILE" if fmt in ("AUTO", "RAW") and not header else "NOTEBOOK"
         self.workspace[path] = {
-            "object_type": "NOTEBOOK",
+            "object_type": kind,
             "path": path,
-            "language": params.get("language"),
+            "language": params.get("language") if kind == "NOTEBOOK" else None,
             "content": content,
             "object_id": existing["object_id"] if existing else self._new_id(),
         }
@@ -275,8 +278,10 @@ class FakeDatabricks:
 
     def ws_export(self, params: dict[str, Any]) -> dict[str, Any]:
         obj = self._get(params)
-        if obj["object_type"] != "NOTEBOOK":
-            raise ApiError(400, "INVALID_PARAMETER_VALUE", "Only notebooks can be exported by this fake.")
+        if obj["object_type"] not in ("NOTEBOOK", "FILE"):
+            raise ApiError(
+                400, "INVALID_PARAMETER_VALUE", "Only notebooks and files can be exported by this fake."
+            )
         return {"content": obj["content"], "file_type": "py"}
 
     # jobs

@@ -169,9 +169,9 @@ module "mwaa" {
 
   # Connections and Variables live in Secrets Manager under this deployment's own prefix.
   secrets_prefix = "airflow/${local.name}"
+  # The DAG triggers the job <user_id>-pinterest-batch by name; the bucket is the bundle's (databricks.yml).
   airflow_variables = {
     pinterest_user_id = var.user_id
-    pinterest_bucket  = module.storage.bucket_name
   }
 }
 

@@ -139,6 +139,7 @@ resource "aws_instance" "this" {
 # --- optional internal NLB in front of the REST Proxy ----------------------------------------------
 
 resource "aws_lb" "this" {
+  # checkov:skip=CKV_AWS_150:Deletion protection is an input (load_balancer.deletion_protection), off by default so `make destroy` removes the NLB; checkov only resolved that default once the mwaa module used the storage module.
   count = var.load_balancer != null ? 1 : 0
 
   name                             = substr("${var.name}-nlb", 0, 32)

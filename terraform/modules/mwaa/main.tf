@@ -27,126 +27,87 @@ locals {
 
 # --- DAG bucket -------------------------------------------------------------------------------------
 
-resource "aws_s3_bucket" "dags" {
-  #checkov:skip=CKV_AWS_144:The DAG bucket only holds files Terraform uploads from the repository; the repository is the copy, so cross-region replication adds cost and nothing else.
-  #checkov:skip=CKV2_AWS_62:Nothing consumes events of the DAG bucket (MWAA polls it); notifications would have no target.
-  bucket        = local.bucket_name
-  force_destroy = var.force_destroy
-  tags          = var.tags
+# The storage module's bucket: private, owner-enforced, versioned (MWAA needs it), KMS-encrypted (the AWS managed
+# key here), TLS-only, with lifecycle housekeeping and optional access logging. One implementation of that
+# hardening for the lake and the DAG bucket.
+module "dag_bucket" {
+  source = "../storage"
+
+  user_id         = "dags" # unused: bucket_name is given
+  bucket_name     = local.bucket_name
+  force_destroy   = var.force_destroy
+  sse_algorithm   = "aws:kms"
+  create_kms_key  = false
+  lifecycle_rules = { abort_incomplete_multipart_upload_days = 7, noncurrent_version_expiration_days = 30 }
+  access_logging  = var.access_logging
+  tags            = var.tags
 }
 
-resource "aws_s3_bucket_public_access_block" "dags" {
-  bucket                  = aws_s3_bucket.dags.id
-  block_public_acls       = true
-  block_public_policy     = true
-  ignore_public_acls      = true
-  restrict_public_buckets = true
+# The DAG bucket's resources lived in this module before it used the storage module.
+moved {
+  from = aws_s3_bucket.dags
+  to   = module.dag_bucket.aws_s3_bucket.this
 }
 
-resource "aws_s3_bucket_ownership_controls" "dags" {
-  bucket = aws_s3_bucket.dags.id
-  rule {
-    object_ownership = "BucketOwnerEnforced"
-  }
+moved {
+  from = aws_s3_bucket_public_access_block.dags
+  to   = module.dag_bucket.aws_s3_bucket_public_access_block.this
 }
 
-resource "aws_s3_bucket_logging" "dags" {
-  count = var.access_logging != null ? 1 : 0
-
-  bucket        = aws_s3_bucket.dags.id
-  target_bucket = var.access_logging.target_bucket
-  target_prefix = var.access_logging.target_prefix
+moved {
+  from = aws_s3_bucket_ownership_controls.dags
+  to   = module.dag_bucket.aws_s3_bucket_ownership_controls.this
 }
 
-resource "aws_s3_bucket_versioning" "dags" {
-  bucket = aws_s3_bucket.dags.id
-  versioning_configuration {
-    status = "Enabled"
-  }
+moved {
+  from = aws_s3_bucket_logging.dags
+  to   = module.dag_bucket.aws_s3_bucket_logging.this
 }
 
-resource "aws_s3_bucket_server_side_encryption_configuration" "dags" {
-  bucket = aws_s3_bucket.dags.id
-  rule {
-    apply_server_side_encryption_by_default {
-      sse_algorithm = "aws:kms"
-    }
-    bucket_key_enabled = true
-  }
+moved {
+  from = aws_s3_bucket_versioning.dags
+  to   = module.dag_bucket.aws_s3_bucket_versioning.this
 }
 
-resource "aws_s3_bucket_lifecycle_configuration" "dags" {
-  bucket = aws_s3_bucket.dags.id
-
-  rule {
-    id     = "housekeeping"
-    status = "Enabled"
-    filter {}
-
-    abort_incomplete_multipart_upload {
-      days_after_initiation = 7
-    }
-
-    noncurrent_version_expiration {
-      noncurrent_days = 30
-    }
-  }
-
-  depends_on = [aws_s3_bucket_versioning.dags]
+moved {
+  from = aws_s3_bucket_server_side_encryption_configuration.dags
+  to   = module.dag_bucket.aws_s3_bucket_server_side_encryption_configuration.this
 }
 
-data "aws_iam_policy_document" "dags_bucket" {
-  statement {
-    sid     = "DenyInsecureTransport"
-    effect  = "Deny"
-    actions = ["s3:*"]
-    resources = [
-      aws_s3_bucket.dags.arn,
-      "${aws_s3_bucket.dags.arn}/*",
-    ]
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
-    }
-  }
+moved {
+  from = aws_s3_bucket_lifecycle_configuration.dags
+  to   = module.dag_bucket.aws_s3_bucket_lifecycle_configuration.this[0]
 }
 
-resource "aws_s3_bucket_policy" "dags" {
-  bucket = aws_s3_bucket.dags.id
-  policy = data.aws_iam_policy_document.dags_bucket.json
-
-  depends_on = [aws_s3_bucket_public_access_block.dags]
+moved {
+  from = aws_s3_bucket_policy.dags
+  to   = module.dag_bucket.aws_s3_bucket_policy.this
 }
 
 resource "aws_s3_object" "dags" {
   for_each = local.dag_files
 
-  bucket      = aws_s3_bucket.dags.id
+  bucket      = module.dag_bucket.bucket_name
   key         = "dags/${each.value}"
   source      = "${var.dags_dir}/${each.value}"
   source_hash = filemd5("${var.dags_dir}/${each.value}")
 
   tags = var.tags
 
-  depends_on = [aws_s3_bucket_versioning.dags, aws_s3_bucket_server_side_encryption_configuration.dags]
+  depends_on = [module.dag_bucket]
 }
 
 resource "aws_s3_object" "requirements" {
   count = var.requirements_path != null ? 1 : 0
 
-  bucket      = aws_s3_bucket.dags.id
+  bucket      = module.dag_bucket.bucket_name
   key         = "requirements.txt"
   source      = var.requirements_path
   source_hash = filemd5(var.requirements_path)
 
   tags = var.tags
 
-  depends_on = [aws_s3_bucket_versioning.dags, aws_s3_bucket_server_side_encryption_configuration.dags]
+  depends_on = [module.dag_bucket]
 }
 
 # --- execution role ---------------------------------------------------------------------------------
@@ -172,13 +133,13 @@ data "aws_iam_policy_document" "execution" {
     sid       = "NoBucketListing"
     effect    = "Deny"
     actions   = ["s3:ListAllMyBuckets"]
-    resources = [aws_s3_bucket.dags.arn, "${aws_s3_bucket.dags.arn}/*"]
+    resources = [module.dag_bucket.bucket_arn, "${module.dag_bucket.bucket_arn}/*"]
   }
 
   statement {
     sid       = "ReadDagBucket"
     actions   = ["s3:GetObject*", "s3:GetBucket*", "s3:List*"]
-    resources = [aws_s3_bucket.dags.arn, "${aws_s3_bucket.dags.arn}/*"]
+    resources = [module.dag_bucket.bucket_arn, "${module.dag_bucket.bucket_arn}/*"]
   }
 
   statement {
@@ -288,7 +249,7 @@ resource "aws_mwaa_environment" "this" {
   min_workers           = var.min_workers
   max_workers           = var.max_workers
   execution_role_arn    = aws_iam_role.execution.arn
-  source_bucket_arn     = aws_s3_bucket.dags.arn
+  source_bucket_arn     = module.dag_bucket.bucket_arn
   dag_s3_path           = "dags/"
   webserver_access_mode = var.webserver_access_mode
   kms_key               = var.kms_key_arn
@@ -330,8 +291,7 @@ resource "aws_mwaa_environment" "this" {
 
   depends_on = [
     aws_iam_role_policy.execution,
-    aws_s3_bucket_public_access_block.dags,
-    aws_s3_bucket_versioning.dags,
+    module.dag_bucket,
     aws_s3_object.dags,
   ]
 }

@@ -15,12 +15,12 @@ output "webserver_url" {
 
 output "dag_bucket_name" {
   description = "Name of the DAG bucket."
-  value       = aws_s3_bucket.dags.bucket
+  value       = module.dag_bucket.bucket_name
 }
 
 output "dag_bucket_arn" {
   description = "ARN of the DAG bucket."
-  value       = aws_s3_bucket.dags.arn
+  value       = module.dag_bucket.bucket_arn
 }
 
 output "dag_object_keys" {

@@ -58,28 +58,14 @@ run "environment_and_dag_bucket" {
   }
 
   assert {
-    condition     = aws_s3_bucket.dags.bucket == "airflow-pdp-test-123456789012"
+    condition     = module.dag_bucket.bucket_name == "airflow-pdp-test-123456789012" && output.dag_bucket_name == module.dag_bucket.bucket_name
     error_message = "The DAG bucket name derives from the environment and the account."
   }
 
+  # Its hardening (public access block, versioning, TLS-only policy, lifecycle) is the storage module's, tested there.
   assert {
-    condition = alltrue([
-      aws_s3_bucket_public_access_block.dags.block_public_acls,
-      aws_s3_bucket_public_access_block.dags.block_public_policy,
-      aws_s3_bucket_public_access_block.dags.ignore_public_acls,
-      aws_s3_bucket_public_access_block.dags.restrict_public_buckets,
-    ])
-    error_message = "The DAG bucket blocks all public access."
-  }
-
-  assert {
-    condition     = aws_s3_bucket_versioning.dags.versioning_configuration[0].status == "Enabled"
-    error_message = "MWAA needs a versioned bucket."
-  }
-
-  assert {
-    condition     = one(aws_s3_bucket_server_side_encryption_configuration.dags.rule).apply_server_side_encryption_by_default[0].sse_algorithm == "aws:kms"
-    error_message = "The DAG bucket is encrypted with KMS."
+    condition     = module.dag_bucket.sse_algorithm == "aws:kms" && module.dag_bucket.kms_key_alias == null
+    error_message = "The DAG bucket is encrypted with KMS (the AWS managed key: no key of its own)."
   }
 
   assert {

@@ -1,0 +1,189 @@
+"""`make run-dag` (local_stack/run_dag.py): the real DAG under Airflow 3.0.6 against the real local workspace.
+
+The workspace is the server `make local-up` starts (its component's command line and environment, its own state
+dir and port), found through `<state dir>/outputs/local.json` as the stack writes it; its runs execute the batch
+notebook through `python -m local_stack.notebook_runner run` on local Spark over a generated lake (a directory: the
+batch notebook's `bucket` widget, set through the bundle variable).
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from databricks.sdk import WorkspaceClient
+from databricks.sdk.service.workspace import ImportFormat, Language
+
+from databricks_deploy.__main__ import main as deploy_main
+from databricks_deploy.bundle import load_bundle
+from databricks_deploy.job import deploy_job, find_job
+from local_stack import components
+from local_stack.config import StackConfig
+from local_stack.processes import open_private_log
+from local_stack.run_dag import DAG_ID, prepare, run_dag
+from tests.support.net import free_port
+
+pytestmark = pytest.mark.spark
+
+REPO = Path(__file__).resolve().parents[2]
+USER = "dagtest"
+#: Settings a Databricks workspace adds to every job it stores.
+SERVER_DEFAULTS = {
+    "format",
+    "email_notifications",
+    "webhook_notifications",
+    "notification_settings",
+    "run_as",
+}
+FAILING = (
+    "# Databricks notebook source\nraise ValueError('the lake is on fire: no topics under s3://nowhere')\n"
+)
+
+if not (REPO / ".venv-airflow" / "bin" / "python").exists():
+    pytest.skip("no Airflow venv (.venv-airflow): make setup", allow_module_level=True)
+
+
+@dataclasses.dataclass
+class LocalWorkspace:
+    url: str
+    token: str
+    client: WorkspaceClient
+    state: Path
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalWorkspace]:
+    """The local workspace server on a free port with its own state dir, and that dir's outputs file."""
+    state = tmp_path_factory.mktemp("state")
+    config = dataclasses.replace(StackConfig.from_env(), state_dir=state, databricks_port=free_port())
+    component = components.databricks(config)
+    log = state / "databricks.log"
+    fd = open_private_log(log)
+    process = subprocess.Popen(component.argv, env=component.env, cwd=component.cwd, stdout=fd, stderr=fd)
+    try:
+        deadline = time.monotonic() + 30
+        while not component.check():
+            assert process.poll() is None and time.monotonic() < deadline, log.read_text()[-2000:]
+            time.sleep(0.05)
+        token = config.databricks_token_file.read_text().strip()
+        outputs = state / "outputs" / "local.json"
+        outputs.parent.mkdir(parents=True, exist_ok=True)
+        outputs.write_text(
+            json.dumps(
+                {
+                    "databricks_host": {"sensitive": False, "type": "string", "value": config.databricks_url},
+                    "databricks_token": {"sensitive": True, "type": "string", "value": token},
+                }
+            )
+        )
+        outputs.chmod(0o600)
+        client = WorkspaceClient(host=config.databricks_url, token=token, auth_type="pat")
+        yield LocalWorkspace(config.databricks_url, token, client, state)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.fixture
+def on_stack(workspace: LocalWorkspace, monkeypatch: pytest.MonkeyPatch) -> LocalWorkspace:
+    """The environment `make run-dag` sees: the state dir with the outputs, the user id, no Databricks config."""
+    monkeypatch.setenv("PIPELINE_STATE_DIR", str(workspace.state))
+    monkeypatch.setenv("USER_ID", USER)
+    for key in ("DATABRICKS_HOST", "DATABRICKS_TOKEN", "DATABRICKS_CONFIG_PROFILE"):
+        monkeypatch.delenv(key, raising=False)
+    return workspace
+
+
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from emulation.generator import generate_tables
+    from local_stack.lake_layout import write_local_lake
+
+    root = tmp_path_factory.mktemp("lake")
+    write_local_lake(root, USER, generate_tables(rows=1500, seed=7), flush_size=500)
+    return root
+
+
+def test_an_empty_workspace_gets_the_bundles_notebooks_and_jobs_first(on_stack, capsys):
+    assert prepare(on_stack.client) == ["import-notebooks", "deploy-job"]
+    out = capsys.readouterr().out
+    assert "lacks" in out and "importing the notebooks" in out and "deploying the bundle" in out
+    bundle = load_bundle(target="local", variables={"user_id": USER})
+    for job in bundle.jobs.values():
+        job_id = find_job(on_stack.client, job.name)
+        assert job_id is not None
+        stored = on_stack.client.jobs.get(job_id).settings.as_dict()
+        # exactly the bundle's job (paths and variables resolved), plus what Databricks fills in itself
+        assert {k: stored[k] for k in job.settings} == job.settings
+        assert set(stored) - set(job.settings) <= SERVER_DEFAULTS
+        for path in job.notebooks:
+            assert on_stack.client.workspace.get_status(path).object_type.value == "NOTEBOOK"
+    assert prepare(on_stack.client) == []  # nothing lacking: nothing done
+
+
+def test_the_dag_runs_the_batch_job_by_name_and_checks_the_nine_results(on_stack, lake, capsys):
+    # the lake of this test is a directory: deploy the bundle with its `bucket` variable (make deploy-job ARGS=--var)
+    assert deploy_main(["deploy-job", "--target", "local", "--only", "batch", "--var", f"bucket={lake}"]) == 0
+    result = run_dag(retries=0)
+    assert result.ok, result.summary() + "\n" + result.log.read_text()[-3000:]
+    assert {t: i["state"] for t, i in result.tasks.items()} == {
+        "run_batch_job": "success",
+        "check_results": "success",
+    }
+    run = result.databricks_run
+    assert run["job_name"] == f"{USER}-pinterest-batch" and run["result_state"] == "SUCCESS"
+    (task,) = on_stack.client.jobs.get_run(run["run_id"]).tasks
+    counts = json.loads(on_stack.client.jobs.get_run_output(task.run_id).notebook_output.result)
+    assert len(counts) == 9 and all(int(v) > 0 for v in counts.values())
+    summary = result.summary()
+    assert "run_batch_job    success" in summary and f"DAG run {DAG_ID}: success in" in summary
+
+
+def test_a_failing_notebook_fails_the_dag_run_at_the_trigger_task_with_its_error(on_stack):
+    client = on_stack.client
+    path = "/Shared/pinterest-pipeline/files/failing"
+    client.workspace.import_(
+        path,
+        content=base64.b64encode(FAILING.encode()).decode(),
+        format=ImportFormat.SOURCE,
+        language=Language.PYTHON,
+        overwrite=True,
+    )
+    settings: dict[str, Any] = {
+        "name": f"{USER}-failing",
+        "max_concurrent_runs": 1,
+        "tasks": [{"task_key": "batch", "notebook_task": {"notebook_path": path, "source": "WORKSPACE"}}],
+    }
+    deploy_job(client, settings)
+    result = run_dag(retries=0, variables={"pinterest_job_name": f"{USER}-failing"})
+    assert result.state == "failed"
+    assert {t: i["state"] for t, i in result.tasks.items()} == {
+        "run_batch_job": "failed",
+        "check_results": "upstream_failed",
+    }
+    assert result.databricks_run["result_state"] == "FAILED"
+    assert "the lake is on fire" in result.databricks_run["error"]
+    # the trigger task failed with the notebook's error (the provider's message carries the run's output)
+    log = result.log.read_text()
+    assert "failed with terminal state" in log and "the lake is on fire" in log
+
+
+def test_the_cli_exits_non_zero_when_the_dag_run_fails(on_stack):
+    done = subprocess.run(
+        [sys.executable, "-m", "local_stack.run_dag", "--variable", f"pinterest_job_name={USER}-missing"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 1
+    assert "run_batch_job    failed" in done.stdout
+    assert "error: the DAG run failed" in done.stderr
