@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import os
 
+from notebooks.pinterest_pipeline.names import INITIAL_POSITIONS as INITIAL_POSITIONS
+from notebooks.pinterest_pipeline.names import KINESIS_AUTH_MODES as KINESIS_AUTH_MODES
+from notebooks.pinterest_pipeline.names import TRIGGERS
+
 #: Workspace folder the notebooks are imported into.
 DEFAULT_FOLDER = "/Shared/pinterest-pipeline"
 #: Workspace names (paths relative to the folder, no extension) of the batch and the stream notebooks.
@@ -23,10 +27,9 @@ DEFAULT_NUM_WORKERS = 1
 
 #: The stream notebook's widgets and their defaults (notebooks/stream.py; docs/databricks.md).
 DEFAULT_REGION = "us-east-1"
-STREAM_TRIGGERS = ("availableNow", "processingTime")
+#: The widgets' choices are the notebooks' own (notebooks/pinterest_pipeline/names.py, stdlib only).
+STREAM_TRIGGERS = TRIGGERS
 DEFAULT_STREAM_INTERVAL = "10 seconds"
-INITIAL_POSITIONS = ("trim_horizon", "latest")
-KINESIS_AUTH_MODES = ("instance_profile", "service_credential", "secret_scope")
 DEFAULT_SECRET_SCOPE = "aws"
 #: When the scheduled stream job runs (Quartz cron, UTC): at the start of every hour. Each run drains what arrived
 #: since the last one (trigger `availableNow`) and ends.
