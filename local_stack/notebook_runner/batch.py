@@ -21,9 +21,9 @@ from databricks_local import delta
 from databricks_local.lake import LakeError, S3Location, S3Mirror, is_s3, s3_client
 from databricks_local.runner import run_notebook
 from databricks_local.session import local_spark
-from emulation.names import DATASETS, PipelineNames
 from local_stack.lake_layout import TOPICS_DIR
 from local_stack.notebook_runner.report import write_report
+from notebooks.pinterest_pipeline.names import DATASETS, batch_table, counts_table, rejected_table
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 #: Up to this much JSON, Spark's quick start (C1 JIT only, two shuffle partitions) is faster than the full JIT:
@@ -129,9 +129,7 @@ def run_batch(
         namespace = make_namespace(spark, widgets, mirror, display)
         run = run_notebook(BATCH_NOTEBOOK, spark, namespace=namespace, log=_timed_printer() if echo else None)
         result_tables: dict[str, str] = namespace["RESULT_TABLES"]
-        names = PipelineNames(user_id)
-        counts_table = f"{names.table_prefix}_batch_counts"
-        rows = {row["dataset"]: row for row in delta.read(spark, counts_table).collect()}
+        rows = {row["dataset"]: row for row in delta.read(spark, counts_table(user_id)).collect()}
         counts = {
             d: DatasetCounts(
                 rows[d]["read"], rows[d]["rejected"], rows[d]["duplicates_removed"], rows[d]["cleaned"]
@@ -151,9 +149,11 @@ def run_batch(
         csv_paths[name] = out / f"{name}.csv"
         frame.to_csv(csv_paths[name], index=False)
     for dataset in DATASETS:
-        _move(delta.table_path(spark, f"{database}.{names.batch_table(dataset)}"), out / "cleaned" / dataset)
         _move(
-            delta.table_path(spark, f"{database}.{names.table_prefix}_{dataset}_rejected"),
+            delta.table_path(spark, f"{database}.{batch_table(user_id, dataset)}"), out / "cleaned" / dataset
+        )
+        _move(
+            delta.table_path(spark, f"{database}.{rejected_table(user_id, dataset)}"),
             out / "rejected" / dataset,
         )
     spark.sql(f"DROP DATABASE IF EXISTS {database} CASCADE")
