@@ -7,6 +7,7 @@ The one local Spark session of the run is the `spark` fixture of tests/conftest.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,15 +26,26 @@ MODULES = ("names", "schemas", "cleaning", "queries", "lake", "kinesis")
 
 
 @pytest.fixture(scope="session")
-def nb(spark: Any) -> dict[str, Any]:
+def nb(spark: Any) -> Iterator[dict[str, Any]]:
     """The public names of the package's modules (functions and constants), in one dict; the session set to UTC,
-    as both notebooks set it."""
+    as both notebooks set it.
+
+    The modules are imported as a notebook imports them, with the local runtime active, and their `spark` and
+    `dbutils` (from `databricks.sdk.runtime`) are those of a notebook namespace on the test session meanwhile."""
+    from databricks_local import runtime
+    from databricks_local.runner import make_namespace
+
     spark.conf.set("spark.sql.session.timeZone", "UTC")
     namespace: dict[str, Any] = {}
-    for module in MODULES:
-        names = vars(importlib.import_module(f"{PACKAGE}.{module}"))
-        namespace.update({name: value for name, value in names.items() if not name.startswith("__")})
-    return namespace
+    with runtime.activate():
+        for module in MODULES:
+            names = vars(importlib.import_module(f"{PACKAGE}.{module}"))
+            namespace.update({name: value for name, value in names.items() if not name.startswith("__")})
+    runtime.push(make_namespace(spark, display=lambda *args, **kwargs: None))
+    try:
+        yield namespace
+    finally:
+        runtime.pop()
 
 
 @pytest.fixture(scope="session")
