@@ -51,6 +51,9 @@ from pinterest_pipeline.queries import (
 
 spark.conf.set("spark.sql.session.timeZone", "UTC")
 
+# COMMAND ----------
+
+# DBTITLE 1,Widgets, the lake and the table names
 dbutils.widgets.text("user_id", "demo", "user id")
 dbutils.widgets.dropdown("lake_access", "direct", list(LAKE_ACCESS_MODES), "lake access")
 dbutils.widgets.text("bucket", "", "bucket, s3:// URI or path")
@@ -103,7 +106,12 @@ def clean_and_save(dataset):
     read, n_rejected, n_cleaned = seen.get["read"], seen.get["rejected"] or 0, written.get["rows"]
     if n_rejected:  # a second pass, only when something was rejected
         rejected = split_rejected(raw[dataset], dataset)[1]
-        rejected.write.format("delta").mode("overwrite").saveAsTable(rejected_table(USER_ID, dataset))
+        (
+            rejected.write.format("delta")
+            .mode("overwrite")
+            .option("overwriteSchema", "true")
+            .saveAsTable(rejected_table(USER_ID, dataset))
+        )
     else:
         spark.sql(f"DROP TABLE IF EXISTS {rejected_table(USER_ID, dataset)}")
     return (dataset, read, n_rejected, read - n_rejected - n_cleaned, n_cleaned)

@@ -49,6 +49,9 @@ from pinterest_pipeline.schemas import RAW_SCHEMAS
 
 spark.conf.set("spark.sql.session.timeZone", "UTC")
 
+# COMMAND ----------
+
+# DBTITLE 1,Widgets, the streams and the tables
 dbutils.widgets.text("user_id", "demo", "user id")
 dbutils.widgets.text("region", "us-east-1", "AWS region")
 dbutils.widgets.dropdown("trigger", "availableNow", list(TRIGGERS), "trigger")
