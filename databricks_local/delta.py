@@ -19,16 +19,13 @@ backticks are allowed. Anything else (`parquet` tables, SQL over Delta tables) i
 from __future__ import annotations
 
 import shutil
-import sys
 import threading
-import types
 import uuid
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql.readwriter import DataFrameWriter
 
 DELTA_LOG = "_delta_log"
 _lock = threading.Lock()  # one commit at a time per process (the batch notebook writes from several threads)
@@ -87,24 +84,109 @@ def read_inds(path: str | Path) -> set[int]:
 
 
 # --- write, read, drop -----------------------------------------------------------------------------------
-def write(df: DataFrame, name: str, mode: str = "error") -> None:
-    """`df.write.format("delta").mode(mode).saveAsTable(name)`: Parquet files by Spark, one Delta commit."""
+class DeltaSchemaMismatch(DeltaError):
+    """A write whose schema differs from the table's, without `mergeSchema`/`overwriteSchema` (as Delta refuses)."""
+
+
+def is_delta_table(path: str | Path) -> bool:
+    """True when `path` holds a Delta table (a `_delta_log` folder)."""
+    return (Path(path) / DELTA_LOG).is_dir()
+
+
+def _truthy(value: Any) -> bool:
+    return str(value).strip().lower() == "true"
+
+
+def _same_fields(a: Any, b: Any) -> bool:
+    return [(f.name.lower(), str(f.type)) for f in a] == [(f.name.lower(), str(f.type)) for f in b]
+
+
+def _merged_schema(table: Any, new: Any) -> Any:
+    import pyarrow as pa
+
+    fields = list(table)
+    known = {f.name.lower(): f for f in fields}
+    for field in new:
+        old = known.get(field.name.lower())
+        if old is None:
+            fields.append(field.with_nullable(True))
+        elif str(old.type) != str(field.type):
+            raise DeltaSchemaMismatch(
+                f"Failed to merge fields '{field.name}' and '{old.name}': incompatible types "
+                f"{old.type} and {field.type}"
+            )
+    return pa.schema(fields)
+
+
+def _mismatch(path: Path, table: Any, new: Any) -> DeltaSchemaMismatch:
+    return DeltaSchemaMismatch(
+        f"[_LEGACY_ERROR_TEMP_DELTA_0007] A schema mismatch detected when writing to the Delta table at {path}.\n"
+        "To enable schema migration using DataFrameWriter or DataStreamWriter, please set: "
+        '\'.option("mergeSchema", "true")\'.\n'
+        f"Table schema:\n{table}\n\nData schema:\n{new}"
+    )
+
+
+def write_path(
+    df: DataFrame,
+    path: str | Path,
+    mode: str = "error",
+    options: dict[str, Any] | None = None,
+    name: str | None = None,
+    txn: tuple[str, int] | None = None,
+) -> bool:
+    """`df.write.format("delta").mode(mode).save(path)`: Parquet files by Spark, one Delta commit.
+
+    `options`: `mergeSchema` (append: new columns join the table's schema) and `overwriteSchema` (overwrite: the
+    table takes the data's schema); without them a different schema is refused, as by Delta. `txn`: an
+    idempotent write (`txnAppId`, `txnVersion`): skipped when the table already holds that app's version or a
+    later one (how a restarted stream writes no batch twice). True when a commit was made.
+    """
     import pyarrow.parquet as pq
     from deltalake import DeltaTable, Schema
-    from deltalake.transaction import AddAction, create_table_with_add_actions
+    from deltalake.transaction import AddAction, CommitProperties, Transaction, create_table_with_add_actions
     from pyspark.sql.pandas.types import to_arrow_schema
 
+    options = {k.lower(): v for k, v in (options or {}).items()}
     mode = {"errorifexists": "error", "default": "error"}.get(mode.lower(), mode.lower())
     if mode not in ("error", "overwrite", "append", "ignore"):
-        raise DeltaError(f"unsupported save mode {mode!r} for the Delta table {name}")
-    path = table_path(df.sparkSession, name)
-    present = (path / DELTA_LOG).is_dir()
+        raise DeltaError(f"unsupported save mode {mode!r} for the Delta table {name or path}")
+    path = Path(path)
+    present = is_delta_table(path)
     if present and mode == "error":
-        raise DeltaError(f"table {name} already exists ({path}); use mode overwrite or append")
+        raise DeltaError(
+            f"[DELTA_PATH_EXISTS] Cannot write to already existent path {path} without setting "
+            f"OVERWRITE = 'true'."
+            if name is None
+            else f"table {name} already exists ({path}); use mode overwrite or append"
+        )
     if present and mode == "ignore":
-        return
+        return False
+    if txn is not None and present:
+        done = DeltaTable(str(path)).transaction_version(txn[0])
+        if done is not None and done >= txn[1]:
+            return False
+    schema = to_arrow_schema(df.schema)
+    replace_schema = False
+    new_fields: list[Any] = []
+    if present:
+        current = _arrow_schema(DeltaTable(str(path)))
+        conf = df.sparkSession.conf.get("spark.databricks.delta.schema.autoMerge.enabled", "false")
+        if not _same_fields(current, schema):
+            if mode == "overwrite" and _truthy(options.get("overwriteschema")):
+                replace_schema = True
+            elif _truthy(options.get("mergeschema")) or _truthy(conf):
+                merged = _merged_schema(current, schema)
+                new_fields = [f for f in merged if f.name.lower() not in {c.name.lower() for c in current}]
+                schema = merged
+            else:
+                raise _mismatch(path, current, schema)
+        else:
+            schema = current
+    from databricks_local.spark_hooks import ORIGINAL
+
     batch = f"part-{uuid.uuid4().hex[:12]}"
-    df.write.mode("error").parquet(str(path / batch))
+    ORIGINAL["DataFrameWriter.parquet"](df.write.mode("error"), str(path / batch))
     adds = []
     for file in sorted((path / batch).glob("*.parquet")):
         stat = file.stat()
@@ -119,35 +201,106 @@ def write(df: DataFrame, name: str, mode: str = "error") -> None:
                 stats=f'{{"numRecords":{rows}}}',
             )
         )
-    schema = to_arrow_schema(df.schema)
+    commit = CommitProperties(app_transactions=[Transaction(txn[0], txn[1])]) if txn else None
     with _lock:
-        if present:
+        if new_fields:
+            from deltalake.schema import Field
+
+            DeltaTable(str(path)).alter.add_columns([Field.from_arrow(f) for f in new_fields])
+        if present and not replace_schema:
             DeltaTable(str(path)).create_write_transaction(
-                adds, mode="append" if mode == "append" else "overwrite", schema=schema
+                adds,
+                mode="append" if mode == "append" else "overwrite",
+                schema=schema,
+                commit_properties=commit,
             )
         else:
             create_table_with_add_actions(
-                str(path), Schema.from_arrow(schema), adds, mode="overwrite", name=split_name(name)[1]
+                str(path),
+                Schema.from_arrow(schema),
+                adds,
+                mode="overwrite",
+                name=split_name(name)[1] if name else None,
+                commit_properties=commit,
             )
     for leftover in (path / batch).glob(".*.crc"):  # Hadoop's checksum files are not part of the table
         leftover.unlink()
     (path / batch / "_SUCCESS").unlink(missing_ok=True)
+    return True
 
 
-def read(session: SparkSession, name: str) -> DataFrame:
-    """The current version of the Delta table `name` as a DataFrame."""
+def write(df: DataFrame, name: str, mode: str = "error", options: dict[str, Any] | None = None) -> None:
+    """`df.write.format("delta").mode(mode).saveAsTable(name)`: `write_path` at the table's location."""
+    write_path(df, table_path(df.sparkSession, name), mode, options, name=name)
+
+
+def read_path(session: SparkSession, path: str | Path, version: int | None = None) -> DataFrame:
+    """The current version (or `version`) of the Delta table at `path` as a DataFrame (Spark's Parquet reader)."""
     from deltalake import DeltaTable
     from pyspark.sql.pandas.types import from_arrow_schema
 
-    path = table_path(session, name)
-    if not (path / DELTA_LOG).is_dir():
-        raise DeltaError(f"no Delta table {name} at {path}")
-    table = DeltaTable(str(path))
+    if not is_delta_table(path):
+        raise DeltaError(f"[DELTA_MISSING_DELTA_TABLE] `{path}` is not a Delta table.")
+    table = DeltaTable(str(path), version=version)
     schema = from_arrow_schema(_arrow_schema(table))
     files = table.file_uris()
     if not files:
         return session.createDataFrame([], schema)
-    return session.read.schema(schema).parquet(*files)
+    from databricks_local.spark_hooks import ORIGINAL
+
+    return ORIGINAL["DataFrameReader.parquet"](session.read.schema(schema), *files)
+
+
+def read(session: SparkSession, name: str) -> DataFrame:
+    """The current version of the Delta table `name` as a DataFrame."""
+    path = table_path(session, name)
+    if not is_delta_table(path):
+        raise DeltaError(f"no Delta table {name} at {path}")
+    return read_path(session, path)
+
+
+def history(path: str | Path, limit: int | None = None) -> list[dict[str, Any]]:
+    """`DESCRIBE HISTORY`: the commits of the table at `path`, newest first, with Databricks' column names."""
+    import datetime as dt
+
+    from deltalake import DeltaTable
+
+    rows = []
+    for commit in DeltaTable(str(path)).history(limit):
+        params = commit.get("operationParameters") or {}
+        metrics = commit.get("operationMetrics") or {}
+        stamp = commit.get("timestamp")
+        rows.append(
+            {
+                "version": int(commit.get("version", 0)),
+                "timestamp": dt.datetime.fromtimestamp(stamp / 1000, dt.UTC).replace(tzinfo=None)
+                if stamp
+                else None,
+                "userId": None,
+                "userName": None,
+                "operation": commit.get("operation"),
+                "operationParameters": {str(k): _text(v) for k, v in params.items()},
+                "readVersion": commit.get("readVersion"),
+                "isolationLevel": commit.get("isolationLevel"),
+                "isBlindAppend": commit.get("isBlindAppend"),
+                "operationMetrics": {str(k): _text(v) for k, v in metrics.items()},
+                "engineInfo": commit.get("engineInfo") or commit.get("clientVersion"),
+            }
+        )
+    return rows
+
+
+HISTORY_SCHEMA = (
+    "version bigint, timestamp timestamp, userId string, userName string, operation string, "
+    "operationParameters map<string,string>, readVersion bigint, isolationLevel string, isBlindAppend boolean, "
+    "operationMetrics map<string,string>, engineInfo string"
+)
+
+
+def _text(value: Any) -> str:
+    import json
+
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 def drop(session: SparkSession, name: str) -> bool:
@@ -192,122 +345,23 @@ def _arrow_schema(table: Any) -> Any:
 
 
 # --- hooks into Spark -------------------------------------------------------------------------------------
-_ORIGINAL_FORMAT = DataFrameWriter.format
-_ORIGINAL_MODE = DataFrameWriter.mode
-_ORIGINAL_SAVE_AS_TABLE = DataFrameWriter.saveAsTable
-_ORIGINAL_PARTITION_BY = DataFrameWriter.partitionBy
-
-
-def _format(self: DataFrameWriter, source: str) -> DataFrameWriter:
-    self._local_format = source.lower()  # type: ignore[attr-defined]
-    return _ORIGINAL_FORMAT(self, source)
-
-
-def _mode(self: DataFrameWriter, saveMode: str | None) -> DataFrameWriter:
-    self._local_mode = saveMode  # type: ignore[attr-defined]
-    return _ORIGINAL_MODE(self, saveMode)
-
-
-def _partition_by(self: DataFrameWriter, *cols: Any) -> DataFrameWriter:
-    self._local_partitioned = bool(cols)  # type: ignore[attr-defined]
-    return _ORIGINAL_PARTITION_BY(self, *cols)
-
-
-def _save_as_table(
-    self: DataFrameWriter,
-    name: str,
-    format: str | None = None,
-    mode: str | None = None,
-    partitionBy: Any = None,
-    **options: Any,
-) -> None:
-    source = (format or getattr(self, "_local_format", None) or "delta").lower()
-    if source != "delta":
-        return _ORIGINAL_SAVE_AS_TABLE(self, name, format, mode, partitionBy, **options)
-    if partitionBy or getattr(self, "_local_partitioned", False):
-        raise DeltaError("partitioned local Delta tables are not supported")
-    write(self._df, name, mode or getattr(self, "_local_mode", None) or "error")
-
-
 def install_writer_hooks() -> None:
-    """Route `saveAsTable` of format `delta` (Databricks' default format) to `write` in this process."""
-    DataFrameWriter.format = _format  # type: ignore[method-assign]
-    DataFrameWriter.mode = _mode  # type: ignore[method-assign]
-    DataFrameWriter.saveAsTable = _save_as_table  # type: ignore[method-assign]
-    DataFrameWriter.partitionBy = _partition_by  # type: ignore[method-assign]
+    """Route Delta reads and writes (and DBFS paths) through the runtime in this process (`spark_hooks`)."""
+    from databricks_local import spark_hooks
 
-
-class _Merge:
-    def __init__(self, target: LocalDeltaTable, source: DataFrame, condition: str) -> None:
-        self.target, self.source, self.condition = target, source, condition
-        self.insert = False
-
-    def whenNotMatchedInsertAll(self) -> _Merge:
-        self.insert = True
-        return self
-
-    def execute(self) -> dict[str, Any]:
-        if not self.insert:
-            raise DeltaError("the local MERGE supports whenNotMatchedInsertAll() only")
-        return merge_insert_new(
-            self.target.name,
-            self.target.session,
-            self.source,
-            self.condition,
-            self.target.alias_name,
-            getattr(self.source, "_local_alias", "source"),
-        )
-
-
-class LocalDeltaTable:
-    """The subset of `delta.tables.DeltaTable` the notebooks use: `forName`, `alias`, `merge`, `toDF`."""
-
-    def __init__(self, session: SparkSession, name: str) -> None:
-        self.session, self.name, self.alias_name = session, name, "target"
-
-    @classmethod
-    def forName(cls, sparkSession: SparkSession, tableOrViewName: str) -> LocalDeltaTable:
-        if not exists(sparkSession, tableOrViewName):
-            raise DeltaError(f"{tableOrViewName} is not a Delta table")
-        return cls(sparkSession, tableOrViewName)
-
-    def alias(self, name: str) -> LocalDeltaTable:
-        self.alias_name = name
-        return self
-
-    def toDF(self) -> DataFrame:
-        return read(self.session, self.name)
-
-    def merge(self, source: DataFrame, condition: str) -> _Merge:
-        return _Merge(self, source, condition)
-
-
-def _classic_dataframe() -> type:
-    """The DataFrame class local Spark really instantiates (Spark 4 splits classic and Connect DataFrames)."""
-    try:
-        from pyspark.sql.classic.dataframe import DataFrame as ClassicDataFrame
-
-        return ClassicDataFrame
-    except ImportError:  # pragma: no cover - Spark 3.x
-        return DataFrame
-
-
-_ORIGINAL_DF_ALIAS = _classic_dataframe().alias
-
-
-def _df_alias(self: DataFrame, alias: str) -> DataFrame:
-    """`df.alias(name)`, remembering the name (the MERGE needs the source's alias)."""
-    aliased = _ORIGINAL_DF_ALIAS(self, alias)
-    aliased._local_alias = alias  # type: ignore[attr-defined]
-    return aliased
+    spark_hooks.install_hooks()
 
 
 def install_delta_module() -> None:
-    """Make `from delta.tables import DeltaTable` give `LocalDeltaTable` (no delta-spark jars exist locally)."""
-    _classic_dataframe().alias = _df_alias  # type: ignore[method-assign]
-    package = types.ModuleType("delta")
-    tables = types.ModuleType("delta.tables")
-    tables.DeltaTable = LocalDeltaTable  # type: ignore[attr-defined]
-    package.tables = tables  # type: ignore[attr-defined]
-    sys.modules.setdefault("delta", package)
-    sys.modules.setdefault("delta.tables", tables)
+    """Make `from delta.tables import DeltaTable` give the runtime's `DeltaTable` (no delta-spark jars here)."""
+    from databricks_local import delta_tables
+
+    delta_tables.install_module()
+
+
+def __getattr__(name: str) -> Any:
+    if name == "LocalDeltaTable":  # the former name of the runtime's DeltaTable
+        from databricks_local.delta_tables import DeltaTable
+
+        return DeltaTable
+    raise AttributeError(name)

@@ -181,6 +181,7 @@ class Stack:
         if self.ensure(cfg.S3_SINK, bucket):
             started.append(cfg.S3_SINK)
         self.check_loopback()
+        self.install_course_credentials()
         info = self.info(outputs, started)
         self.say(f"  invoke URL  {info.invoke_url}")
         self.say(f"  bucket      s3://{info.bucket}  (lake: s3://{info.bucket}/topics/)")
@@ -196,10 +197,20 @@ class Stack:
             raise StackError(f"localstack: the container did not answer at {c.localstack_url} within 120s")
         raw = terraform_env.apply(c, log=c.log_dir / "terraform.log", rest_proxy_url=DOCKER_REST_PROXY_URL)
         self.record_outputs(raw)
+        self.install_course_credentials()
         info = self.info(terraform_env.unwrap(raw))
         self.say(f"  invoke URL  {info.invoke_url}")
         self.say(f"  bucket      s3://{info.bucket}")
         return info
+
+    def install_course_credentials(self) -> None:
+        """The course's `authentication_credentials` table and CSV in the local DBFS (`databricks_local.credentials`)."""
+        from databricks_local.credentials import install
+
+        written = install(self.config)
+        self.say(
+            f"  {'credentials':<11} {written['table']} (and {written['csv'].name}, key {written['access_key_id']})"
+        )
 
     def info(self, outputs: dict[str, Any] | None = None, started: list[str] | None = None) -> StackInfo:
         c = self.config

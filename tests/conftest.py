@@ -14,6 +14,7 @@ import importlib.util
 import os
 import shutil
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -69,6 +70,14 @@ def stack_handle() -> Iterator[tuple[Stack, StackInfo]]:
 def stack(stack_handle: tuple[Stack, StackInfo]) -> StackInfo:
     """Where the running local stack is: URLs, bootstrap servers, invoke URL, API key, bucket, outputs."""
     return stack_handle[1]
+
+
+@pytest.fixture(autouse=True)
+def dbfs_root(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test's own local DBFS root (and mount table), not the stack's state dir."""
+    root = tmp_path_factory.mktemp("dbfs") / "dbfs"
+    monkeypatch.setenv("DATABRICKS_LOCAL_DBFS_ROOT", str(root))
+    return root
 
 
 @pytest.fixture

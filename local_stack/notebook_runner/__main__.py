@@ -2,16 +2,19 @@
 
 python -m local_stack.notebook_runner batch --lake <dir|s3://bucket> --user-id <id> --out <dir>
 python -m local_stack.notebook_runner stream --user-id <id> --out <dir> [--trigger availableNow|processingTime]
-python -m local_stack.notebook_runner run <notebook.py> [--widget name=value ...]
+python -m local_stack.notebook_runner run [--workspace DIR] [--widget NAME=VALUE]... [--available-now]
+    [--result FILE] NOTEBOOK...
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 from pathlib import Path
 
-from databricks_local.adapter import SecretError, WidgetError
+from databricks_local.dbutils import SecretError, WidgetError
 from databricks_local.lake import LakeError
 from notebooks.pinterest_pipeline.names import INITIAL_POSITIONS, TRIGGERS
 
@@ -24,8 +27,11 @@ stream runs notebooks/stream.py on the local stack's Kinesis streams streaming-<
        what they hold into the Delta tables OUT/tables/<prefix>_<dataset>_table, with checkpoints in
        OUT/checkpoints/<dataset>: a second run reads only what arrived since. availableNow (default) stops once
        the streams are drained; processingTime runs a micro-batch every --interval until Ctrl-C.
-run    runs any notebook: %run, %md and %sql cells are understood; spark, dbutils (widgets, secrets from
-       DATABRICKS_SECRET_<SCOPE>_<KEY>, fs with /mnt mounts) and display are provided.
+run    runs Databricks notebooks (source .py or .ipynb exports) one after another on one local cluster, each in
+       its own SparkSession (tables and global_temp views shared): %run (with $name="value" arguments), %md,
+       %sql, %pip (a no-op) and titled cells; spark, dbutils (widgets, secrets from
+       DATABRICKS_SECRET_<SCOPE>_<KEY>, fs with /mnt mounts, notebook.run/exit), display and
+       databricks.sdk.runtime in imported modules. Exit 0 only if every notebook succeeded.
 class-archive
        records the classes Spark loads into a JVM class archive under .cache/spark/ (make setup runs it), which
        roughly halves Spark's start-up in every later run; safe to delete.
@@ -81,8 +87,30 @@ def build_parser() -> argparse.ArgumentParser:
         help="where a new checkpoint starts reading (default trim_horizon: everything retained)",
     )
     stream.add_argument("--verbose", action="store_true", help="print each cell")
-    run = commands.add_parser("run", help="run one notebook file")
-    run.add_argument("notebook", type=Path, help="notebook source file (.py)")
+    run = commands.add_parser(
+        "run",
+        help="run Databricks notebooks on one local cluster",
+        description=(
+            "Run the notebooks one after another on one local Spark cluster, each in its own session, as notebooks "
+            "attached to one Databricks cluster. Absolute workspace paths in %run and dbutils.notebook.run "
+            "(/Users/<email>/..., /Workspace/..., /Repos/..., /Shared/...) resolve under --workspace."
+        ),
+    )
+    run.add_argument("notebook", type=Path, nargs="+", help="notebook files (.py source or .ipynb)")
+    run.add_argument(
+        "--workspace",
+        type=Path,
+        metavar="DIR",
+        help="local workspace root for absolute notebook paths (default: the notebook's folder)",
+    )
+    run.add_argument(
+        "--available-now",
+        action="store_true",
+        help="run every streaming query with the availableNow trigger and wait until it has drained",
+    )
+    run.add_argument(
+        "--result", type=Path, metavar="FILE", help="write each notebook's outcome as a JSON list"
+    )
     run.add_argument(
         "--widget",
         action="append",
@@ -122,21 +150,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(result.summary())
         else:
-            from databricks_local.runner import run_notebook
-            from databricks_local.session import local_spark
-
-            if not args.notebook.is_file():
-                raise LakeError(f"notebook {args.notebook} not found")
-            spark = local_spark()
-            run = run_notebook(
-                args.notebook,
-                spark,
-                widgets=dict(args.widget),
-                echo_md=not args.quiet,
-                log=None if args.quiet else lambda line: print(f"-- {line}", file=sys.stderr),
-            )
-            print(f"{args.notebook}: {len(run.cells)} cells in {run.seconds:.1f} s")
-            print(f"tables written to the local warehouse {spark.conf.get('spark.sql.warehouse.dir')}")
+            return _run(args)
     except (NotebookError, LakeError, WidgetError, SecretError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -144,6 +158,68 @@ def main(argv: list[str] | None = None) -> int:
         print("stopped (Ctrl-C); a stream run continues from its checkpoints next time", file=sys.stderr)
         return 130
     return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    """`run`: the notebooks on one cluster; 0 only if every one succeeded (usage errors: 2)."""
+    from databricks_local.source import NOTEBOOK_SUFFIXES
+
+    for path in args.notebook:
+        if not path.is_file():
+            print(f"error: notebook {path} not found", file=sys.stderr)
+            return 2
+        if path.suffix not in NOTEBOOK_SUFFIXES:
+            print(f"error: {path}: a notebook is a .py source file or an .ipynb export", file=sys.stderr)
+            return 2
+    if args.workspace is not None and not args.workspace.is_dir():
+        print(f"error: workspace {args.workspace} is not a directory", file=sys.stderr)
+        return 2
+    from databricks_local.cluster import Cluster
+    from databricks_local.runner import NotebookResult, run_notebooks
+
+    results: list[NotebookResult] = []
+
+    def record(result: NotebookResult) -> None:
+        results.append(result)
+        if result.state == "SUCCESS":
+            exit_note = f", exit value {result.exit_value!r}" if result.exit_value is not None else ""
+            print(f"{result.notebook}: SUCCESS in {result.seconds:.1f} s{exit_note}")
+        else:
+            print(
+                f"{result.notebook}: FAILED in {result.seconds:.1f} s\nerror: {result.error}", file=sys.stderr
+            )
+        if args.result:
+            _write_result(args.result, results)
+
+    cluster = Cluster(available_now=args.available_now)
+    cluster.handle_ctrl_c()
+    try:
+        run_notebooks(
+            args.notebook,
+            cluster,
+            widgets=dict(args.widget),
+            workspace=args.workspace,
+            echo_md=not args.quiet,
+            log=None if args.quiet else lambda line: print(f"-- {line}", file=sys.stderr),
+            on_result=record,
+        )
+    finally:
+        if args.result:
+            _write_result(args.result, results)
+    print(f"tables in the local warehouse {cluster.root.conf.get('spark.sql.warehouse.dir')}")
+    return 0 if results and all(r.state == "SUCCESS" for r in results) else 1
+
+
+def _write_result(path: Path, results: list) -> None:
+    """The outcomes as a JSON list, in a file only its owner reads (0600): a trace may quote data."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        json.dump([r.as_json() for r in results], handle, indent=2)
+        handle.write("\n")
+    os.chmod(partial, 0o600)
+    os.replace(partial, path)
 
 
 if __name__ == "__main__":
