@@ -122,13 +122,14 @@ plan: ## terraform plan of the AWS environment (terraform/envs/aws)
 	$(TF_AWS) init -input=false
 	$(TF_AWS) plan -input=false
 
-# umask 077 and chmod 600: the state and the outputs hold the API key (chmod also covers files from older runs).
+# umask 077, chmod 600 and 700: the state and the outputs (in a 0700 directory) hold the API key (chmod also covers
+# files and directories from older runs).
 apply: ## Build the whole AWS platform (terraform/envs/aws) and write its outputs (0600) to .local/outputs/aws.json
 	@umask 077; chmod 600 terraform/envs/aws/*.tfstate* 2>/dev/null; \
 	out="$${PIPELINE_STATE_DIR:-.local}/outputs/aws.json"; \
 	$(TF_AWS) init -input=false && $(TF_AWS) apply -input=false; status=$$?; \
 	chmod 600 terraform/envs/aws/*.tfstate* 2>/dev/null; [ $$status -eq 0 ] || exit $$status; \
-	mkdir -p "$$(dirname "$$out")" && touch "$$out" && chmod 600 "$$out" && \
+	mkdir -p "$$(dirname "$$out")" && chmod 700 "$$(dirname "$$out")" && touch "$$out" && chmod 600 "$$out" && \
 	$(TF_AWS) output -json > "$$out" && echo "outputs: $$out"
 
 destroy: ## Remove everything `make apply` built

@@ -35,7 +35,7 @@ from emulation.runner import EmulationReport
 from emulation.source_db import seed_database
 from emulation.stream import run_stream
 from local_stack.fault_proxy import KINDS, FaultProxy
-from tests.emulation.stack_io import StackUser
+from local_stack.stack_user import StackUser
 
 SUITE = "emulator"
 

@@ -14,7 +14,6 @@ import csv
 import functools
 import json
 import os
-import runpy
 import shutil
 import subprocess
 import sys
@@ -209,8 +208,10 @@ def duckdb_sql(lake: Path) -> list[str]:
 
 @functools.cache
 def result_names() -> tuple[str, ...]:
-    """The nine result names: `RESULT_NAMES` of notebooks/lib/queries.py, the one list."""
-    return runpy.run_path(str(REPO / "notebooks" / "lib" / "queries.py"))["RESULT_NAMES"]
+    """The nine result names: `RESULT_NAMES` of notebooks/pinterest_pipeline/names.py, the one list."""
+    from notebooks.pinterest_pipeline.names import RESULT_NAMES
+
+    return RESULT_NAMES
 
 
 def duckdb_results(lake: Path, threads: int = 2) -> tuple[float, dict[str, set[tuple[str, ...]]]]:

@@ -5,13 +5,17 @@ processing-time trigger against the local stack's Kinesis streams of a throwaway
 have committed a warm-up event, events are put one record per dataset at a steady rate through the API Gateway's
 PutRecord route (the course's call); a watcher reads the three Delta tables with `deltalake` every `poll` seconds
 and notes when each `ind` first appears. Latency = first seen - the moment the API answered 200, so it includes
-the poll interval (at most `poll`, 0.05 s by default). Target: p95 under 5 s (issue 9).
+the poll interval (at most `poll`, 0.05 s by default). Target: p95 under 1.8 s (issue 19). The measurement runs
+three times in a row on the same stack without a restart, and a spread row gives the range of their percentiles.
 
-A second row runs the notebook with `availableNow` over records already in the streams (put by the emulator) and
-reports its records/s: the scheduled job's throughput.
+Then the notebook runs with `availableNow` over records already in the streams (put by the emulator): the scheduled
+job's throughput. Last, the demo's stream emulation (33,000 records through the API) runs twice into the same
+streams, as two `make demo` runs on one stack do (target: the second at 80% of the first's speed at least), and the
+same counts go straight to LocalStack's Kinesis with boto3 (no API), to tell the engine's share from the API's.
 
 Rows: `{"suite": "stream", "case": ..., "records": N, "p50_s", "p95_s", "p99_s", "max_s", "target_p95_s",
-"met"}` and `{"suite": "stream", "case": ..., "records", "seconds", "records_per_s"}`.
+"met"}`, the spread `{..., "p50_s_range", "p95_s_range", "p99_s_range", "met"}`, and `{"suite": "stream",
+"case": ..., "records", "seconds", "records_per_s"}` (refill rows add `vs_first`, `target_vs_first`, `met`).
 """
 
 from __future__ import annotations
@@ -27,18 +31,22 @@ from typing import Any
 
 import requests
 
-from databricks_local.delta import read_inds
 from emulation.generator import generate_tables
 from emulation.names import DATASETS, SOURCE_TABLES, PipelineNames
-from emulation.payloads import kinesis_record_body, to_json_bytes
+from emulation.payloads import kinesis_record_body, record_value, to_json_bytes
 from emulation.source_db import KEY, seed_database
 from emulation.stream import run_stream as emulate_stream
 from local_stack.notebook_runner.stream import run_stream as run_stream_notebook
 from local_stack.processes import wait_for
-from tests.emulation.stack_io import StackUser
+from local_stack.stack_user import StackUser
 
 SUITE = "stream"
-TARGET_P95_S = 5.0
+#: Issue 19: post accepted -> row visible in Delta, 1 s trigger, p95 under 1.8 s (the trigger's own wait is up to 1 s).
+TARGET_P95_S = 1.8
+#: A second 33,000-record emulation into the same streams runs at 80% of the first's speed at least.
+REFILL_TARGET = 0.8
+#: Latency runs in a row on one stack, without a restart (the reused-stack stall of issue 19 must not come back).
+LATENCY_RUNS = 3
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -49,13 +57,20 @@ def percentile(values: list[float], share: float) -> float:
 
 
 class TableWatcher:
-    """Notes when each `ind` first appears in the Delta tables under `tables` (polled with `deltalake`)."""
+    """Notes when each `ind` first appears in the Delta tables under `tables`, polled every `poll` seconds.
+
+    Each poll loads only the commits since the last one (`update_incremental`) and reads only the `ind` column of
+    the files they added (pyarrow's native Parquet reader), so the watcher's own CPU stays small and flat while the
+    tables grow: a full read of every table every 0.05 s competed with the micro-batches it measures.
+    """
 
     def __init__(self, tables: dict[str, Path], poll: float) -> None:
         self.tables, self.poll = tables, poll
         self.seen: dict[tuple[str, int], float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="delta-watcher", daemon=True)
+        self._open: dict[str, Any] = {}
+        self._files: dict[str, set[str]] = {dataset: set() for dataset in tables}
 
     def __enter__(self) -> TableWatcher:
         self._thread.start()
@@ -65,11 +80,28 @@ class TableWatcher:
         self._stop.set()
         self._thread.join()
 
+    def _new_inds(self, dataset: str) -> list[int]:
+        import pyarrow.parquet as pq
+        from deltalake import DeltaTable
+
+        path = self.tables[dataset]
+        table = self._open.get(dataset)
+        if table is None:
+            table = self._open[dataset] = DeltaTable(str(path))  # raises until the first micro-batch made it
+        else:
+            table.update_incremental()
+        inds: list[int] = []
+        for uri in table.file_uris():
+            if uri not in self._files[dataset]:
+                inds += pq.read_table(uri.removeprefix("file://"), columns=["ind"]).column("ind").to_pylist()
+                self._files[dataset].add(uri)
+        return inds
+
     def _run(self) -> None:
         while not self._stop.is_set():
-            for dataset, path in self.tables.items():
+            for dataset in self.tables:
                 try:
-                    inds = read_inds(path)
+                    inds = self._new_inds(dataset)
                 except Exception:  # the table is not there yet (the first micro-batch creates it)
                     continue
                 now = time.perf_counter()
@@ -132,7 +164,9 @@ def measure_latency(
             warm = put(0)
             runner.start()
             say("stream bench: waiting for the notebook's first micro-batches (warm-up event)")
-            if not watcher.wait_for([(ds, ind) for ds, (ind, _) in warm.items()], timeout=180):
+            warm_keys = [(ds, ind) for ds, (ind, _) in warm.items()]
+            wait_for(lambda: failure or all(key in watcher.seen for key in warm_keys), 180)
+            if failure or not all(key in watcher.seen for key in warm_keys):
                 _stop_queries(namespace, runner)
                 raise RuntimeError(
                     f"the warm-up event never reached the stream tables: {failure or 'no error'}"
@@ -191,9 +225,138 @@ def measure_available_now(stack_info: Any, work: Path, *, events: int = 3_000) -
     }
 
 
-def run(stack_info: Any, say: Callable[[str], None] = lambda line: None) -> list[dict[str, Any]]:
-    """Both measurements, each on its own throwaway user id (streams deleted afterwards)."""
+def run(
+    stack_info: Any, say: Callable[[str], None] = lambda line: None, latency_runs: int = LATENCY_RUNS
+) -> list[dict[str, Any]]:
+    """`latency_runs` latency measurements in a row on the one stack (no restart), their spread, the
+    `availableNow` throughput, and the stream emulator's refill (two demo-sized runs into the same streams) with
+    LocalStack's Kinesis alone beside it. Each on its own throwaway user id (streams deleted afterwards)."""
+    rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="bench-stream-") as tmp:
-        latency = measure_latency(stack_info, Path(tmp) / "latency", say=say)
-        throughput = measure_available_now(stack_info, Path(tmp) / "available-now")
-    return [latency, throughput]
+        for run in range(1, latency_runs + 1):
+            say(f"stream bench: latency run {run} of {latency_runs} on the same stack")
+            row = measure_latency(stack_info, Path(tmp) / f"latency-{run}", say=say)
+            row["case"] += f", run {run} of {latency_runs}"
+            rows.append(row)
+            say(
+                f"stream bench: run {run}: p50 {row['p50_s']} s, p95 {row['p95_s']} s, p99 {row['p99_s']} s, "
+                f"missing {row['missing']}"
+            )
+        rows.append(latency_spread(rows))
+        rows.append(measure_available_now(stack_info, Path(tmp) / "available-now"))
+        say("stream bench: the stream emulator twice into the same streams (33,000 records each)")
+        rows += measure_emulator_refill(stack_info, Path(tmp) / "refill")
+        say("stream bench: the same counts with boto3 straight at LocalStack's Kinesis")
+        rows += measure_engine_refill(stack_info)
+    return rows
+
+
+def latency_spread(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One row: the lowest and highest p50/p95/p99 of consecutive latency runs, met when every run met the target."""
+
+    def span(key: str) -> list[float | None]:
+        values = [r[key] for r in runs if r.get(key) is not None]
+        return [min(values), max(values)] if values else [None, None]
+
+    return {
+        "suite": SUITE,
+        "case": f"latency spread over {len(runs)} consecutive runs on one stack",
+        "runs": len(runs),
+        "records": sum(r["records"] for r in runs),
+        "missing": sum(r["missing"] for r in runs),
+        "p50_s_range": span("p50_s"),
+        "p95_s_range": span("p95_s"),
+        "p99_s_range": span("p99_s"),
+        "target_p95_s": TARGET_P95_S,
+        "met": bool(runs) and all(r["met"] for r in runs),
+    }
+
+
+def measure_emulator_refill(
+    stack_info: Any, work: Path, *, rows: int = 11_000, shards: int = 4, repeats: int = 2
+) -> list[dict[str, Any]]:
+    """The demo's stream emulation (`rows` rows of each source table, 3 x `rows` records through the API's
+    PutRecords route) `repeats` times into the same streams of one stack, as consecutive `make demo` runs do: does
+    the second run go as fast as the first while the streams fill?"""
+    work.mkdir(parents=True, exist_ok=True)
+    db_url = f"sqlite:///{work / 'source.db'}"
+    seed_database(db_url, rows=rows, seed=9)
+    results = []
+    with StackUser(
+        stack_info, db_url, work / "state", prefix="refill", topics=False, streams=True, shards=shards
+    ) as user:
+        for _ in range(repeats):
+            report = emulate_stream(user.config, from_start=True, progress=False)
+            results.append((report.accepted, report.elapsed))
+    return _refill_rows("stream emulator through the API", results)
+
+
+def measure_engine_refill(
+    stack_info: Any,
+    *,
+    rows: int = 11_000,
+    shards: int = 4,
+    repeats: int = 2,
+    batch: int = 100,
+    workers: int = 3,
+) -> list[dict[str, Any]]:
+    """The same record counts, bodies and request shape (PutRecords of `batch` records, `workers` threads) with boto3
+    straight at LocalStack's Kinesis, no API Gateway: the engine alone, to tell its cost from the API's."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    tables = generate_tables(rows=rows, seed=9)
+    results = []
+    with StackUser(
+        stack_info,
+        "sqlite://",
+        Path(tempfile.gettempdir()),
+        prefix="engine",
+        topics=False,
+        streams=True,
+        shards=shards,
+    ) as user:
+        kinesis = user.kinesis()
+        names = PipelineNames(user.config.user_id)
+        requests_ = []
+        for dataset in DATASETS:
+            table = SOURCE_TABLES[dataset]
+            records = [
+                {"Data": to_json_bytes(record_value(row)), "PartitionKey": str(row[KEY[table]])}
+                for row in tables[table]
+            ]
+            requests_ += [
+                (names.stream(dataset), records[i : i + batch]) for i in range(0, len(records), batch)
+            ]
+
+        def put(request: tuple[str, list[dict[str, Any]]]) -> int:
+            answer = kinesis.put_records(StreamName=request[0], Records=request[1])
+            if answer["FailedRecordCount"]:
+                raise RuntimeError(f"{answer['FailedRecordCount']} records failed in {request[0]}")
+            return len(request[1])
+
+        for _ in range(repeats):
+            started = time.perf_counter()
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                accepted = sum(pool.map(put, requests_))
+            results.append((accepted, time.perf_counter() - started))
+    return _refill_rows("LocalStack Kinesis alone (boto3 PutRecords)", results)
+
+
+def _refill_rows(case: str, results: list[tuple[int, float]]) -> list[dict[str, Any]]:
+    first = results[0][0] / results[0][1]
+    rows = []
+    for run, (records, seconds) in enumerate(results, start=1):
+        rate = records / seconds
+        rows.append(
+            {
+                "suite": SUITE,
+                "case": f"{case}, run {run} on the same streams",
+                "records": records,
+                "seconds": round(seconds, 2),
+                "records_per_s": round(rate, 1),
+                "vs_first": round(rate / first, 3),
+                "target_vs_first": REFILL_TARGET,
+                "met": rate / first >= REFILL_TARGET,
+            }
+        )
+    return rows

@@ -275,9 +275,10 @@ class FileSystem:
             return str(Path(base) / location.bucket / location.prefix)
         return source
 
-    def upload(self, path: str) -> int:
-        """After a write to `path`: when it is in S3, put its local files there (and delete objects the write
-        removed); the number of objects uploaded."""
+    def upload(self, path: str, delete_missing: bool = False) -> int:
+        """After a write to `path`: when it is in S3, put the local files S3 lacks (or holds at another size) there;
+        with `delete_missing` (a Spark write, whose folder was synced first) also delete the objects the write
+        removed. The number of objects uploaded."""
         source = self.source_of(path)
         if not is_s3(source) or self.mirror.s3_dir is not None:
             return 0
@@ -285,24 +286,26 @@ class FileSystem:
         local = Path(self.mirror.cache_dir) / location.bucket / location.prefix
         client = s3_client(location.access_key, location.secret_key)
         prefix = location.prefix.rstrip("/")
-        existing: set[str] = set()
+        existing: dict[str, int] = {}
         for page in client.get_paginator("list_objects_v2").paginate(
-            Bucket=location.bucket, Prefix=prefix + "/" if prefix else ""
+            Bucket=location.bucket, Prefix=prefix + "/" if prefix and local.is_dir() else prefix
         ):
-            existing.update(obj["Key"] for obj in page.get("Contents", []))
+            existing.update((obj["Key"], obj["Size"]) for obj in page.get("Contents", []))
         files = [local] if local.is_file() else [p for p in local.rglob("*") if p.is_file()]
         sent = 0
         keep: set[str] = set()
         for file in files:
-            name = file.name
-            if name.endswith((".crc", ".part")):
+            if file.name.endswith((".crc", ".part")):
                 continue
-            key = f"{prefix}/{file.relative_to(local).as_posix()}" if local.is_dir() else prefix
+            key = f"{prefix}/{file.relative_to(local).as_posix()}".lstrip("/") if local.is_dir() else prefix
             keep.add(key)
+            if existing.get(key) == file.stat().st_size and not key.endswith("_delta_log/_last_checkpoint"):
+                continue  # Delta's data and log files never change once written
             client.upload_file(str(file), location.bucket, key)
             sent += 1
-        for key in sorted(existing - keep):
-            client.delete_object(Bucket=location.bucket, Key=key)
+        if delete_missing:
+            for key in sorted(set(existing) - keep):
+                client.delete_object(Bucket=location.bucket, Key=key)
         return sent
 
     # --- dbutils.fs ---------------------------------------------------------------------------------

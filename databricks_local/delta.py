@@ -1,19 +1,20 @@
-"""Delta tables for local runs: what `saveAsTable` (format `delta`), `spark.table` and `DeltaTable` do on Databricks.
+"""Delta tables for local runs: the table files and commits behind Databricks' Delta calls.
 
-Local Spark has no Delta jars (none can be fetched offline), so the runner stands in for the three calls the
-notebooks' adapter makes, with real Delta tables written by the `deltalake` package (delta-rs):
+Local Spark has no Delta jars (none can be fetched offline), so the runtime writes and reads real Delta tables
+itself, with the `deltalake` package (delta-rs) for the log:
 
-* `df.write.format("delta").mode(...).saveAsTable(name)`: Spark writes the rows as Parquet (natively, in parallel)
-  under `<database location>/<name>/<write id>/`, then one Delta commit adds those files (`overwrite` also removes
-  the previous ones, `append` keeps them). Timestamps are written as UTC-adjusted microseconds, the Delta type
-  `timestamp`, so the tables keep Delta's basic protocol (reader 1 / writer 2).
-* `spark.table(name)`: the files of the table's current version, read by Spark's Parquet reader.
-* `DeltaTable.forName(session, name).alias("t").merge(source.alias("s"), "t.ind = s.ind")
-  .whenNotMatchedInsertAll().execute()` (the `delta.tables` module, installed by `install_delta_module`): a
-  delta-rs MERGE of the source rows (collected as Arrow: micro-batches are small).
+* `write_path(df, path, mode, options)` (`df.write.format("delta")...save(path)`; `write` for `saveAsTable(name)`):
+  Spark writes the rows as Parquet (natively, in parallel) under `<table>/<write id>/`, then one Delta commit adds
+  those files (`overwrite` also removes the previous ones, `append` keeps them). `mergeSchema` / `overwriteSchema`
+  and Delta's schema check; an optional transaction id (app id, version) makes a write idempotent, which the
+  streaming sink uses. Timestamps are written as UTC-adjusted microseconds, the Delta type `timestamp`, so the
+  tables keep Delta's basic protocol (reader 1 / writer 2).
+* `read_path` / `read`: the files of the table's current version (or `versionAsOf`), read by Spark's Parquet reader.
+* `history`: `DESCRIBE HISTORY`'s rows; `drop`; `merge_insert_new` (the insert-only MERGE of the stream notebook).
 
 A name resolves to `<location of its database>/<table>`: the current database unless the name says `db.table`;
-backticks are allowed. Anything else (`parquet` tables, SQL over Delta tables) is plain Spark.
+backticks are allowed. The `DeltaTable` API is `delta_tables.py`, SQL `delta_sql.py`, the Spark hooks
+`spark_hooks.py`.
 """
 
 from __future__ import annotations
@@ -68,14 +69,28 @@ def exists(session: SparkSession, name: str) -> bool:
 
 
 def read_arrow(path: str | Path, columns: list[str] | None = None) -> Any:
-    """The current version of the Delta table at `path` as an Arrow table, without Spark (checks, demo, bench).
+    """The current version of the local Delta table at `path` as an Arrow table, without Spark (checks, demo, bench).
 
-    Read on the calling thread: with pyarrow's thread pool (`DeltaTable.to_pyarrow_table()`, deltalake 1.6 and
-    pyarrow 26) the process aborts at exit ("terminate called without an active exception", status 134).
+    The dataset is built on pyarrow's own local filesystem, never on deltalake's default (its Python storage handler
+    wrapped in `pyarrow.fs.PyFileSystem`): with that one, Arrow's I/O thread pool holds buffers owned by Python
+    (`arrow::py::PyBuffer`, from Parquet's pre-buffered `ReadAsync`), and a worker releasing one while the
+    interpreter finalizes takes the GIL, is ended by `pthread_exit` inside a noexcept destructor, and the process
+    aborts ("terminate called without an active exception", status 134; `python -m benchmarks.exit_abort`).
     """
     from deltalake import DeltaTable
 
-    return DeltaTable(str(path)).to_pyarrow_dataset().to_table(columns=columns, use_threads=False)
+    return (
+        DeltaTable(str(path)).to_pyarrow_dataset(filesystem=local_filesystem(path)).to_table(columns=columns)
+    )
+
+
+def local_filesystem(path: str | Path) -> Any:
+    """pyarrow's native filesystem rooted at the local table directory `path` (what deltalake's file paths are
+    relative to): reads through it never call back into Python from Arrow's threads."""
+    import pyarrow.fs as pa_fs
+
+    root = Path(unquote(urlparse(str(path)).path)) if str(path).startswith("file:") else Path(path)
+    return pa_fs.SubTreeFileSystem(str(root.resolve()), pa_fs.LocalFileSystem())
 
 
 def read_inds(path: str | Path) -> set[int]:

@@ -17,8 +17,10 @@ Everything else is Spark's own `sql`.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 from pyspark.errors import AnalysisException
@@ -47,6 +49,17 @@ UPDATE = re.compile(
 DELETE = re.compile(rf"^\s*DELETE\s+FROM\s+{TARGET}(?:\s+WHERE\s+(?P<where>.*?))?\s*;?\s*$", re.I | re.S)
 DESCRIBE = re.compile(
     rf"^\s*DESCRIBE\s+(?P<what>HISTORY|DETAIL)\s+{TARGET}(?:\s+LIMIT\s+(?P<limit>\d+))?\s*;?\s*$", re.I | re.S
+)
+MERGE = re.compile(
+    rf"^\s*MERGE\s+INTO\s+{TARGET}(?:\s+(?:AS\s+)?(?P<talias>(?!USING\b)\w+))?\s+USING\s+"
+    r"(?P<source>\((?:[^()]|\((?:[^()]|\([^()]*\))*\))*\)|delta\.`[^`]+`|[`\w.]+)"
+    r"(?:\s+(?:AS\s+)?(?P<salias>(?!ON\b)\w+))?\s+ON\s+(?P<rest>.*?)\s*;?\s*$",
+    re.I | re.S,
+)
+CLAUSE = re.compile(
+    r"^WHEN\s+(?P<kind>MATCHED|NOT\s+MATCHED(?:\s+BY\s+TARGET)?|NOT\s+MATCHED\s+BY\s+SOURCE)"
+    r"(?:\s+AND\s+(?P<cond>.*?))?\s+THEN\s+(?P<action>.*)$",
+    re.I | re.S,
 )
 FILE_QUERY = re.compile(r"\b(?P<fmt>delta|json|parquet|csv|text|orc)\.`(?P<path>[^`]+)`", re.I)
 MAX_RETRIES = 32
@@ -103,6 +116,9 @@ def _statement(session: SparkSession, query: str) -> DataFrame | None:
         if match["what"].upper() == "HISTORY":
             return table.history(int(match["limit"]) if match["limit"] else None)
         return table.detail()
+    match = MERGE.match(query)
+    if match and _is_delta_target(session, match["target"]):
+        return _merge(session, match)
     for pattern in (INSERT, UPDATE, DELETE):
         match = pattern.match(query)
         if match and _is_delta_target(session, match["target"]):
@@ -147,8 +163,89 @@ def _create(session: SparkSession, match: re.Match[str]) -> DataFrame:
     if uri:
         from databricks_local.spark_hooks import fs_for
 
-        fs_for(session).upload(uri)
+        fs_for(session).upload(uri, delete_missing=True)
     return _empty(session)
+
+
+def _top_level_split(text: str, word: str) -> list[str]:
+    """`text` cut before each `word` outside quotes and parentheses."""
+    parts, depth, quote, start, i = [], 0, "", 0, 0
+    pattern = re.compile(rf"\b{word}\b", re.I)
+    while i < len(text):
+        char = text[i]
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"`":
+            quote = char
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif depth == 0 and pattern.match(text, i) and (i == 0 or not text[i - 1].isalnum()):
+            parts.append(text[start:i])
+            start = i
+        i += 1
+    parts.append(text[start:])
+    return [part.strip() for part in parts if part.strip()]
+
+
+def _merge(session: SparkSession, match: re.Match[str]) -> DataFrame:
+    """`MERGE INTO t USING s ON ... WHEN ...` as `DeltaTable.merge` with the same clauses."""
+    from databricks_local.delta_tables import DeltaTable
+
+    path, uri = _target_path(session, match["target"])
+    target = DeltaTable(session, path, uri=uri).alias(
+        match["talias"] or match["target"].split(".")[-1].strip("`")
+    )
+    source_text = match["source"]
+    if source_text.startswith("("):
+        source = run(session, source_text[1:-1])
+    elif source_text.lower().startswith("delta.`"):
+        source = run(session, f"SELECT * FROM {source_text}")
+    else:
+        source = session.table(source_text)
+    source = source.alias(match["salias"] or source_text.split(".")[-1].strip("`"))
+    parts = _top_level_split(match["rest"], "WHEN")
+    builder = target.merge(source, parts[0])
+    for part in parts[1:]:
+        clause = CLAUSE.match(part)
+        if not clause:
+            raise AnalysisException(f"[PARSE_SYNTAX_ERROR] cannot read the MERGE clause {part!r}")
+        kind = " ".join(clause["kind"].upper().split())
+        action, cond = clause["action"].strip(), clause["cond"]
+        upper = " ".join(action.upper().split())
+        if kind == "MATCHED" or kind == "NOT MATCHED BY SOURCE":
+            by_source = kind != "MATCHED"
+            if upper == "DELETE":
+                builder = (
+                    builder.whenNotMatchedBySourceDelete(cond)
+                    if by_source
+                    else builder.whenMatchedDelete(cond)
+                )
+            elif upper == "UPDATE SET *" and not by_source:
+                builder = builder.whenMatchedUpdateAll(cond)
+            elif upper.startswith("UPDATE SET"):
+                sets = dict(_assignment(a) for a in _split_commas(action.split(None, 2)[2]))
+                builder = (
+                    builder.whenNotMatchedBySourceUpdate(cond, sets)
+                    if by_source
+                    else builder.whenMatchedUpdate(cond, sets)
+                )
+            else:
+                raise AnalysisException(f"[PARSE_SYNTAX_ERROR] cannot read the MERGE action {action!r}")
+        else:
+            if upper == "INSERT *":
+                builder = builder.whenNotMatchedInsertAll(cond)
+            else:
+                insert = re.match(
+                    r"INSERT\s*\((?P<cols>[^)]*)\)\s*VALUES\s*\((?P<vals>.*)\)\s*$", action, re.I | re.S
+                )
+                if not insert:
+                    raise AnalysisException(f"[PARSE_SYNTAX_ERROR] cannot read the MERGE action {action!r}")
+                cols = [c.strip() for c in _split_commas(insert["cols"])]
+                vals = [v.strip() for v in _split_commas(insert["vals"])]
+                builder = builder.whenNotMatchedInsert(cond, dict(zip(cols, vals, strict=True)))
+    return builder.execute()
 
 
 def as_table_columns(rows: DataFrame, table: DataFrame) -> DataFrame:
@@ -210,7 +307,8 @@ def _query(session: SparkSession, query: str, args: Any = None, **kwargs: Any) -
     try:
         for _ in range(MAX_RETRIES):
             try:
-                return _original(session, text, args, **kwargs)
+                with _quiet_query_errors():  # a Delta table Spark does not know is not an error worth a log
+                    return _original(session, text, args, **kwargs)
             except AnalysisException as error:
                 replaced = _replace_missing_table(session, text, error, view_of)
                 if replaced is None:
@@ -220,6 +318,20 @@ def _query(session: SparkSession, query: str, args: Any = None, **kwargs: Any) -
     finally:
         for name in views:
             session.catalog.dropTempView(name)
+
+
+@contextlib.contextmanager
+def _quiet_query_errors() -> Iterator[None]:
+    """PySpark logs every SQL analysis error with its context; the retried ones here are not the user's."""
+    from pyspark.logger import PySparkLogger
+
+    logger = PySparkLogger.getLogger("SQLQueryContextLogger")
+    before = logger.disabled
+    logger.disabled = True
+    try:
+        yield
+    finally:
+        logger.disabled = before
 
 
 def _replace_missing_table(
@@ -238,9 +350,16 @@ def _replace_missing_table(
         name = fragment.split()[0] if fragment.split() else fragment
         if name.lower().startswith("delta.`"):
             continue
-        if delta.is_delta_table(delta.table_path(session, name)):
+        if _names_delta_table(session, name):
             return text[:start] + view_of(delta.read(session, name)) + text[start + len(name) :]
     relation = params.get("relationName")
-    if relation and delta.is_delta_table(delta.table_path(session, relation)):
+    if relation and _names_delta_table(session, relation):
         raise AnalysisException(f"cannot place the Delta table {relation} in this query locally: {error}")
     return None
+
+
+def _names_delta_table(session: SparkSession, name: str) -> bool:
+    try:
+        return delta.is_delta_table(delta.table_path(session, name))
+    except Exception:  # an unknown database or a name that is not a table's
+        return False

@@ -157,7 +157,7 @@ class DeltaTable:
         if self.uri:
             from databricks_local.spark_hooks import fs_for
 
-            fs_for(self.session).upload(self.uri)
+            fs_for(self.session).upload(self.uri, delete_missing=True)
 
     def delete(self, condition: str | Column | None = None) -> None:
         with delta._lock:

@@ -111,4 +111,6 @@ def _record(item: Any) -> dict[str, Any]:
         return dict(item._asdict())
     if isinstance(item, dict):
         return item
+    if isinstance(item, tuple | list):
+        return {f"_{i + 1}": value for i, value in enumerate(item)}
     return {"value": item}

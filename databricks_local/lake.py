@@ -57,28 +57,48 @@ def aws_client(
     secret_key: str | None = None,
     endpoint_url: str | None = None,
     region: str | None = None,
+    config: Any = None,
+    session_token: str | None = None,
 ) -> Any:
-    """A boto3 client for `service` at the configured endpoint (the local stack by default), standard retries.
+    """A boto3 client for `service` at the configured endpoint (the local stack by default), bounded calls.
 
-    Endpoint: `endpoint_url`, else `AWS_ENDPOINT_URL`, else the local stack's. Credentials: the keys given, else the
-    environment's (or `AWS_PROFILE`), else the local stack's test credentials.
+    Endpoint: `endpoint_url`, else `AWS_ENDPOINT_URL`, else the local stack's. A LocalStack endpoint (loopback)
+    gets its client from the project's one LocalStack factory (`local_stack.aws`); any other endpoint is real AWS
+    (or a compatible service) and gets a plain boto3 client. Credentials: the keys given, else the environment's
+    (or `AWS_PROFILE`), else (LocalStack only) the local stack's test credentials.
     """
     import boto3
-    from botocore.config import Config
 
+    from local_stack.aws import default_config, is_local_endpoint, localstack_client
     from local_stack.config import StackConfig
 
     defaults = StackConfig.from_env().aws_env()
     env = {k: os.environ.get(k) or v for k, v in defaults.items()}
     if not os.environ.get("AWS_ACCESS_KEY_ID") and os.environ.get("AWS_PROFILE"):
         env.pop("AWS_ACCESS_KEY_ID"), env.pop("AWS_SECRET_ACCESS_KEY")
+    endpoint = endpoint_url or env["AWS_ENDPOINT_URL"]
+    access_key = access_key or env.get("AWS_ACCESS_KEY_ID")
+    secret_key = secret_key or env.get("AWS_SECRET_ACCESS_KEY")
+    region = region or env["AWS_DEFAULT_REGION"]
+    if is_local_endpoint(endpoint):
+        return localstack_client(
+            service,
+            endpoint_url=endpoint,
+            region=region,
+            access_key=access_key,
+            secret_key=secret_key,
+            session_token=session_token,
+            config=config,
+        )
+    merged = default_config() if config is None else default_config().merge(config)
     return boto3.client(
         service,
-        endpoint_url=endpoint_url or env["AWS_ENDPOINT_URL"],
-        region_name=region or env["AWS_DEFAULT_REGION"],
-        aws_access_key_id=access_key or env.get("AWS_ACCESS_KEY_ID"),
-        aws_secret_access_key=secret_key or env.get("AWS_SECRET_ACCESS_KEY"),
-        config=Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=16),
+        endpoint_url=endpoint,
+        region_name=region,
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+        aws_session_token=session_token,
+        config=merged,
     )
 
 

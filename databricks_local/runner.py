@@ -1,7 +1,8 @@
 """Run Databricks notebooks cell by cell on the local cluster, as a Databricks cluster runs attached notebooks.
 
 * Cells: Python cells run in the notebook's globals; `%md` is skipped (printed when `echo_md`); `%sql` runs each
-  statement (`${widget}` replaced by the widget's value) and displays the last result, which is also `_sqldf`; `%python` runs as Python; `%pip` is a no-op with
+  statement (widgets bound to `:name` parameter markers; the legacy `${name}` replaced by the value) and
+  displays the last result, which is also `_sqldf`; `%python` runs as Python; `%pip` is a no-op with
   a note; `%fs <command> <args>` calls `dbutils.fs`; titled cells (`# DBTITLE 1,...`) of every kind run the same.
   `%sh`, `%scala`, `%r` fail saying they cannot run locally.
 * `%run <path> [$name="value" ...]` runs that notebook in the caller's globals and session, its widgets set to the
@@ -381,8 +382,8 @@ def run_notebooks(
     shared_fs = None
     task_values: dict[str, dict[str, Any]] = cluster.task_values
     with runtime.activate():
-        for path in paths:
-            path = Path(path).absolute()
+        for given in paths:
+            path = Path(given).absolute()
             context = _Context(
                 cluster,
                 Path(workspace).absolute() if workspace else None,
@@ -410,7 +411,7 @@ def run_notebooks(
                     with cluster.attach(session):
                         cluster.wait_for_streams(session)
                 result = NotebookResult(
-                    str(path), "SUCCESS", run.exit_value, None, None, time.perf_counter() - started, run
+                    str(given), "SUCCESS", run.exit_value, None, None, time.perf_counter() - started, run
                 )
             except BaseException as error:
                 interrupted = isinstance(error, KeyboardInterrupt) or cluster.interrupted
@@ -419,7 +420,7 @@ def run_notebooks(
                 if interrupted:  # a Ctrl-C inside a Spark call arrives as a Py4J error
                     cluster.stop_streams(session)
                     result = NotebookResult(
-                        str(path), "FAILED", None, INTERRUPTED, None, time.perf_counter() - started, run
+                        str(given), "FAILED", None, INTERRUPTED, None, time.perf_counter() - started, run
                     )
                     results.append(result)
                     if on_result:
@@ -428,7 +429,7 @@ def run_notebooks(
                 cause = error.__cause__ if isinstance(error, NotebookError) and error.__cause__ else error
                 trace = "".join(traceback.format_exception(cause))
                 result = NotebookResult(
-                    str(path), "FAILED", None, str(error), trace, time.perf_counter() - started, run
+                    str(given), "FAILED", None, str(error), trace, time.perf_counter() - started, run
                 )
             finally:
                 cluster.stop_streams(session)
@@ -452,7 +453,12 @@ def run_cell(path: Path, cell: Cell, namespace: dict[str, Any], echo_md: bool) -
     if kind == "sql":
         result = None
         for statement in split_sql(_substitute_widgets(body, namespace)):
-            result = namespace["spark"].sql(statement)
+            markers = widget_markers(statement, _widget_values(namespace))
+            result = (
+                namespace["spark"].sql(statement, args=markers)
+                if markers
+                else namespace["spark"].sql(statement)
+            )
         if result is not None:
             namespace["_sqldf"] = result
             if result.columns:
@@ -507,10 +513,26 @@ def split_sql(text: str) -> list[str]:
     return [s.strip() for s in statements if s.strip()]
 
 
-def _substitute_widgets(text: str, namespace: dict[str, Any]) -> str:
-    """`${name}` in a `%sql` cell: the widget's value (Databricks' widget substitution); other `${...}` stay."""
+SQL_QUOTED = re.compile(r"'(?:\\.|[^'\\])*'|\"(?:\\.|[^\"\\])*\"|`[^`]*`")
+NAMED_MARKER = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+
+
+def widget_markers(statement: str, widgets: Mapping[str, str]) -> dict[str, str]:
+    """The named parameter markers (`:name`, outside quotes; `::` casts are not markers) of a `%sql` statement
+    that name a widget, with the widget's value: what Databricks binds in a notebook's SQL cell."""
+    unquoted = SQL_QUOTED.sub(" ", statement)
+    return {name: widgets[name] for name in NAMED_MARKER.findall(unquoted) if name in widgets}
+
+
+def _widget_values(namespace: dict[str, Any]) -> dict[str, str]:
     dbutils = namespace.get("dbutils")
-    values = dbutils.widgets.getAll() if isinstance(dbutils, LocalDbutils) else {}
+    return dbutils.widgets.getAll() if isinstance(dbutils, LocalDbutils) else {}
+
+
+def _substitute_widgets(text: str, namespace: dict[str, Any]) -> str:
+    """`${name}` in a `%sql` cell: the widget's value (the legacy syntax, deprecated since DBR 15.2 in favour of
+    `:name` markers, but still read); other `${...}` stay."""
+    values = _widget_values(namespace)
     return re.sub(r"\$\{(\w+)\}", lambda m: values.get(m[1], m[0]), text)
 
 
@@ -601,4 +623,5 @@ __all__ = [
     "run_notebook",
     "run_notebooks",
     "split_sql",
+    "widget_markers",
 ]

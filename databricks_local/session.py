@@ -17,7 +17,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 from pyspark.sql import SparkSession
@@ -73,7 +72,8 @@ def local_spark(
     adaptive execution).
     `quick_start=False` (`make run-batch`, benchmarks) keeps the full JIT and uses 16 shuffle partitions with
     adaptive execution, so a million-row shuffle sorts in small pieces without spilling and small results are
-    coalesced back to one partition. `java_options`, when given, replace the class-archive options (the archive
+    coalesced back to one partition. `warehouse` defaults to the local DBFS's `dbfs:/user/hive/warehouse`
+    (`dbfs.warehouse_dir`), where a Databricks cluster keeps its managed tables. `java_options`, when given, replace the class-archive options (the archive
     build passes its own `-XX:ArchiveClassesAtExit`).
     """
     active = SparkSession.getActiveSession()
@@ -94,7 +94,12 @@ def local_spark(
     paths = os.environ.get("PYTHONPATH", "").split(os.pathsep)
     if str(REPO_ROOT) not in paths:
         os.environ["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), *[p for p in paths if p]])
-    warehouse = Path(warehouse or tempfile.mkdtemp(prefix="spark-warehouse-")).absolute()
+    if warehouse is None:  # a cluster's managed tables: dbfs:/user/hive/warehouse of the local DBFS
+        from databricks_local.dbfs import warehouse_dir
+
+        warehouse = warehouse_dir()
+        warehouse.mkdir(parents=True, exist_ok=True)
+    warehouse = Path(warehouse).absolute()
     builder = (
         SparkSession.builder.master(master)
         .appName("notebook-runner")

@@ -238,13 +238,12 @@ def _writer_save(
             raise NotSupportedLocally("df.write.format('delta').save() needs a path locally")
         mode = mode or getattr(self, "_local_mode", None) or "error"
         delta.write_path(self._df, fs.resolve(path), mode, opts)
-        fs.upload(path)
+        fs.upload(path, delete_missing=True)
         return
-    ORIGINAL["DataFrameWriter.save"](
-        self, _resolved(fs, path, write=True), format, mode, partitionBy, **options
-    )
+    # an S3 folder is synced first, so an append keeps what S3 holds and an overwrite's removals are S3's too
+    ORIGINAL["DataFrameWriter.save"](self, _resolved(fs, path), format, mode, partitionBy, **options)
     if isinstance(path, str):
-        fs.upload(path)
+        fs.upload(path, delete_missing=True)
 
 
 def _writer_file(method: str) -> Any:
@@ -252,8 +251,8 @@ def _writer_file(method: str) -> Any:
 
     def write(self: DataFrameWriter, path: str, *args: Any, **kwargs: Any) -> None:
         fs = fs_for(self._spark)
-        original(self, _resolved(fs, path, write=True), *args, **kwargs)
-        fs.upload(path)
+        original(self, _resolved(fs, path), *args, **kwargs)  # synced first, as in `save`
+        fs.upload(path, delete_missing=True)
 
     write.__name__ = method
     write.__doc__ = original.__doc__
@@ -363,7 +362,7 @@ def _delta_stream(
         path = target if name is None else delta.table_path(session, name)
         delta.write_path(batch, path, "append", opts, name=name, txn=(app_id, int(batch_id)))
         if uri:
-            fs.upload(uri)
+            fs.upload(uri, delete_missing=True)
 
     if outputMode:
         writer.outputMode(outputMode)

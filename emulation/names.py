@@ -3,21 +3,22 @@ bucket, tables.
 
 Table names start with the user id made safe for a metastore: every character other than a letter, a digit or `_`
 becomes `_` (`jane.doe` -> `jane_doe_pin_table`); Unity Catalog and the Hive metastore refuse `.` in a table
-name even when quoted. `notebooks/lib/tables.py` applies the same rule inside the notebooks.
+name even when quoted. The rule, the dataset names and the notebooks' table names are written once, in
+`notebooks/pinterest_pipeline/names.py` (the notebooks' own package, stdlib only), and used from there.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
+from notebooks.pinterest_pipeline import names as notebook_names
+from notebooks.pinterest_pipeline.names import DATASETS as DATASETS
+from notebooks.pinterest_pipeline.names import table_prefix as table_prefix
+
 #: Source tables (docs/data-contracts.md 3.1) keyed by the short dataset name of topics, streams and tables.
-SOURCE_TABLES: dict[str, str] = {
-    "pin": "pinterest_data",
-    "geo": "geolocation_data",
-    "user": "user_data",
-}
-DATASETS: tuple[str, ...] = tuple(SOURCE_TABLES)
+SOURCE_TABLES: dict[str, str] = dict(
+    zip(DATASETS, ("pinterest_data", "geolocation_data", "user_data"), strict=True)
+)
 
 
 @dataclass(frozen=True)
@@ -27,10 +28,10 @@ class PipelineNames:
     user_id: str
 
     def topic(self, dataset: str) -> str:
-        return f"{self.user_id}.{_check(dataset)}"
+        return notebook_names.topic_name(self.user_id, dataset)
 
     def stream(self, dataset: str) -> str:
-        return f"streaming-{self.user_id}-{_check(dataset)}"
+        return notebook_names.stream_name(self.user_id, dataset)
 
     @property
     def table_prefix(self) -> str:
@@ -39,15 +40,15 @@ class PipelineNames:
 
     def table(self, dataset: str) -> str:
         """The stream notebook's Delta table of `dataset` (the course's name): `<prefix>_<dataset>_table`."""
-        return f"{self.table_prefix}_{_check(dataset)}_table"
+        return notebook_names.stream_table(self.user_id, dataset)
 
     def batch_table(self, dataset: str) -> str:
         """The batch notebook's cleaned table of `dataset`, overwritten daily: `<prefix>_<dataset>_batch`."""
-        return f"{self.table_prefix}_{_check(dataset)}_batch"
+        return notebook_names.batch_table(self.user_id, dataset)
 
     @property
     def bucket(self) -> str:
-        return f"user-{self.user_id}-bucket"
+        return notebook_names.bucket_name(self.user_id)
 
     @property
     def topic_regex(self) -> str:
@@ -61,14 +62,3 @@ class PipelineNames:
     @property
     def streams(self) -> dict[str, str]:
         return {d: self.stream(d) for d in DATASETS}
-
-
-def table_prefix(user_id: str) -> str:
-    """`user_id` as the start of a table name: characters other than `[A-Za-z0-9_]` become `_`."""
-    return re.sub(r"[^A-Za-z0-9_]", "_", user_id)
-
-
-def _check(dataset: str) -> str:
-    if dataset not in SOURCE_TABLES:
-        raise ValueError(f"unknown dataset {dataset!r}; expected one of {', '.join(DATASETS)}")
-    return dataset

@@ -23,8 +23,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from emulation.config import Config
 from emulation.names import SOURCE_TABLES
 from emulation.payloads import record_value
@@ -37,6 +35,7 @@ from emulation.poster import (
     RateLimiter,
     RetryPolicy,
 )
+from emulation.progress import progress
 from emulation.source_db import KEY, TABLES, SourceReader, safe_url
 
 MODES = ("batched", "course")
@@ -348,14 +347,7 @@ def emulate(
                 left = reader.count(t, checkpoint.after(t))
                 targets[t] = left if rows is None else max(0, min(left, rows - checkpoint.rows(t)))
             rounds = _sequential_rounds(reader, checkpoint, targets, page_size)
-        bar = tqdm(
-            total=sum(targets.values()),
-            unit="rec",
-            desc=f"{path} ({opts.mode})",
-            file=sys.stderr,
-            disable=not opts.progress,
-            dynamic_ncols=True,
-        )
+        bar = progress(sum(targets.values()), f"{path} ({opts.mode})", file=sys.stderr, enabled=opts.progress)
         started = time.perf_counter()
         with (
             bar,
@@ -411,7 +403,7 @@ def _submit(
 
 
 def _finish(
-    page: _Round, report: EmulationReport, checkpoint: Checkpoint | None, bar: tqdm, blocked: set[str]
+    page: _Round, report: EmulationReport, checkpoint: Checkpoint | None, bar: Any, blocked: set[str]
 ) -> None:
     """Account one round; advance each table's checkpoint over its contiguous delivered batches.
 

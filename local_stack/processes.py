@@ -202,9 +202,18 @@ def wait_for(
     return condition()
 
 
-def write_private(path: Path, text: str) -> None:
-    """Write `text` to `path` readable by its owner only (0600), atomically (the file may hold a secret)."""
+def private_dir(path: Path) -> Path:
+    """`path` as a directory only its owner can use (0700): created so, or tightened if it exists."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    path.mkdir(mode=0o700, exist_ok=True)
+    path.chmod(0o700)
+    return path
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write `text` to `path` readable by its owner only (0600), atomically (the file may hold a secret), in a
+    directory only its owner can list or enter (0700, made so if an older run left it 0755)."""
+    private_dir(path.parent)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:

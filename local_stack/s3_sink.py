@@ -353,18 +353,32 @@ def make_consumer(bootstrap_servers: str, group_id: str) -> Any:
 
 
 def make_s3(endpoint_url: str | None, region: str, credentials: Mapping[str, str] | None = None) -> Any:
-    """A boto3 S3 client (path-style, retries); credentials from the environment unless given."""
-    import boto3
+    """A boto3 S3 client (path-style, retries): LocalStack's through `local_stack.aws` when `endpoint_url` is a local
+    one, else real AWS; credentials from the environment unless given."""
     from botocore.config import Config
 
+    from local_stack.aws import is_local_endpoint, localstack_client
+
     creds = credentials or {}
+    config = Config(retries={"max_attempts": 5, "mode": "standard"}, s3={"addressing_style": "path"})
+    if endpoint_url and is_local_endpoint(endpoint_url):
+        return localstack_client(
+            "s3",
+            endpoint_url=endpoint_url,
+            region=region,
+            access_key=creds.get("AWS_ACCESS_KEY_ID") or os.environ.get("AWS_ACCESS_KEY_ID"),
+            secret_key=creds.get("AWS_SECRET_ACCESS_KEY") or os.environ.get("AWS_SECRET_ACCESS_KEY"),
+            config=config,
+        )
+    import boto3
+
     return boto3.client(
         "s3",
         endpoint_url=endpoint_url,
         region_name=region,
         aws_access_key_id=creds.get("AWS_ACCESS_KEY_ID"),
         aws_secret_access_key=creds.get("AWS_SECRET_ACCESS_KEY"),
-        config=Config(retries={"max_attempts": 5, "mode": "standard"}, s3={"addressing_style": "path"}),
+        config=config,
     )
 
 

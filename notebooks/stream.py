@@ -3,7 +3,7 @@
 # MAGIC # Pinterest stream: Kinesis to cleaned Delta tables
 # MAGIC
 # MAGIC Reads the three Kinesis streams `streaming-<user_id>-pin|geo|user`, cleans each micro-batch with the batch
-# MAGIC path's own functions (`lib/cleaning`) and MERGEs it into `<prefix>_pin_table`, `<prefix>_geo_table`,
+# MAGIC notebook's own functions (`pinterest_pipeline.cleaning`) and MERGEs it into `<prefix>_pin_table`, `<prefix>_geo_table`,
 # MAGIC `<prefix>_user_table` (Delta; `<prefix>` is the user id with characters other than letters, digits and `_` made
 # MAGIC `_`): a row is inserted only when its `ind` is new, so an event sent twice, or a micro-batch Spark replays after
 # MAGIC a failure, never becomes a second row. Records that cannot be used (not JSON for the schema, no key) are appended
@@ -16,7 +16,7 @@
 # MAGIC | `trigger` | `availableNow`: read what the streams hold, write it, stop (scheduled runs); `processingTime`: run until stopped, a micro-batch every `interval` | `availableNow` |
 # MAGIC | `interval` | micro-batch interval of `processingTime` | `10 seconds` |
 # MAGIC | `initial_position` | where a new checkpoint starts reading: `trim_horizon` (everything retained) or `latest` | `trim_horizon` |
-# MAGIC | `kinesis_auth` | `instance_profile`, `service_credential` or `secret_scope` (see `lib/kinesis_access`) | `instance_profile` |
+# MAGIC | `kinesis_auth` | `instance_profile`, `service_credential` or `secret_scope` (see `pinterest_pipeline/kinesis.py`) | `instance_profile` |
 # MAGIC | `service_credential` | Unity Catalog service credential name (`service_credential` auth) | empty |
 # MAGIC | `secret_scope` | scope holding `access_key_id` and `secret_access_key` (`secret_scope` auth) | `aws` |
 # MAGIC | `bucket` | the lake bucket, home of the default checkpoints | `user-<user_id>-bucket` |
@@ -29,40 +29,56 @@
 
 # COMMAND ----------
 
-# MAGIC %run ./lib/adapter
+import json
 
-# COMMAND ----------
+from delta.tables import DeltaTable
 
-# MAGIC %run ./lib/cleaning
-
-# COMMAND ----------
-
-# MAGIC %run ./lib/kinesis_access
-
-# COMMAND ----------
-
-TRIGGERS = ("availableNow", "processingTime")
-
-USER_ID = widget("user_id", "demo", label="user id")
-REGION = widget("region", "us-east-1", label="AWS region")
-TRIGGER = widget("trigger", "availableNow", choices=TRIGGERS, label="trigger")
-INTERVAL = widget("interval", "10 seconds", label="interval (processingTime)")
-INITIAL_POSITION = widget(
-    "initial_position", "trim_horizon", choices=INITIAL_POSITIONS, label="initial position"
+from pinterest_pipeline.cleaning import clean_dataset
+from pinterest_pipeline.kinesis import decode, kinesis_options
+from pinterest_pipeline.names import (
+    DATASETS,
+    INITIAL_POSITIONS,
+    KINESIS_AUTH_MODES,
+    TRIGGERS,
+    bucket_name,
+    stream_name,
+    stream_rejected_table,
+    stream_table,
 )
-KINESIS_AUTH = widget(
-    "kinesis_auth", "instance_profile", choices=KINESIS_AUTH_MODES, label="Kinesis credentials"
-)
-SERVICE_CREDENTIAL = widget("service_credential", "", label="service credential")
-SECRET_SCOPE = widget("secret_scope", "aws", label="secret scope")
-BUCKET = widget("bucket", "", label="lake bucket") or f"user-{USER_ID}-bucket"
+from pinterest_pipeline.schemas import RAW_SCHEMAS
+
+spark.conf.set("spark.sql.session.timeZone", "UTC")
+
+# COMMAND ----------
+
+# DBTITLE 1,Widgets, the streams and the tables
+dbutils.widgets.text("user_id", "demo", "user id")
+dbutils.widgets.text("region", "us-east-1", "AWS region")
+dbutils.widgets.dropdown("trigger", "availableNow", list(TRIGGERS), "trigger")
+dbutils.widgets.text("interval", "10 seconds", "interval (processingTime)")
+dbutils.widgets.dropdown("initial_position", "trim_horizon", list(INITIAL_POSITIONS), "initial position")
+dbutils.widgets.dropdown("kinesis_auth", "instance_profile", list(KINESIS_AUTH_MODES), "Kinesis credentials")
+dbutils.widgets.text("service_credential", "", "service credential")
+dbutils.widgets.text("secret_scope", "aws", "secret scope")
+dbutils.widgets.text("bucket", "", "lake bucket")
+dbutils.widgets.text("checkpoint_root", "", "checkpoint root")
+
+USER_ID = dbutils.widgets.get("user_id").strip()
+TRIGGER = dbutils.widgets.get("trigger").strip()
+INTERVAL = dbutils.widgets.get("interval").strip()
+BUCKET = dbutils.widgets.get("bucket").strip() or bucket_name(USER_ID)
 CHECKPOINT_ROOT = (
-    widget("checkpoint_root", "", label="checkpoint root") or f"s3://{BUCKET}/checkpoints/stream"
+    dbutils.widgets.get("checkpoint_root").strip() or f"s3://{BUCKET}/checkpoints/stream"
 ).rstrip("/")
-
-OPTIONS = kinesis_options(REGION, INITIAL_POSITION, KINESIS_AUTH, SERVICE_CREDENTIAL, SECRET_SCOPE)
+KINESIS_OPTIONS = kinesis_options(
+    dbutils.widgets.get("region").strip(),
+    dbutils.widgets.get("initial_position").strip(),
+    dbutils.widgets.get("kinesis_auth").strip(),
+    dbutils.widgets.get("service_credential").strip(),
+    dbutils.widgets.get("secret_scope").strip(),
+)
 STREAMS = {dataset: stream_name(USER_ID, dataset) for dataset in DATASETS}
-STREAM_TABLES = {dataset: table_name(USER_ID, f"{dataset}_table") for dataset in DATASETS}
+STREAM_TABLES = {dataset: stream_table(USER_ID, dataset) for dataset in DATASETS}
 print(f"streams: {', '.join(STREAMS.values())} -> tables {', '.join(STREAM_TABLES.values())}")
 print(
     f"trigger: {TRIGGER}{' every ' + INTERVAL if TRIGGER == 'processingTime' else ''}; checkpoints: {CHECKPOINT_ROOT}"
@@ -71,40 +87,55 @@ print(
 # COMMAND ----------
 
 # MAGIC %md
+# MAGIC ## The tables
+# MAGIC Each stream table is created empty, with the cleaned schema, the first time: the MERGE needs a target.
+
+# COMMAND ----------
+
+# DBTITLE 1,Create the stream tables if missing
+for dataset, table in STREAM_TABLES.items():
+    if not spark.catalog.tableExists(table):
+        empty = clean_dataset(spark.createDataFrame([], RAW_SCHEMAS[dataset]), dataset)[0]
+        empty.write.format("delta").mode("append").saveAsTable(table)
+
+# COMMAND ----------
+
+# MAGIC %md
 # MAGIC ## One streaming query per table
-# MAGIC Each micro-batch is a static DataFrame, so the batch path's `clean_dataset` (cleaning and one row per `ind`)
-# MAGIC applies as it is; the MERGE then skips the `ind`s the table already holds.
+# MAGIC Each micro-batch is a static DataFrame, so the batch notebook's `clean_dataset` (cleaning and one row per
+# MAGIC `ind`) applies as it is; the MERGE then inserts only the `ind`s the table does not hold yet. The micro-batch is
+# MAGIC persisted, so the MERGE and the rejected records read the stream once (and the query's `numInputRows` counts
+# MAGIC each record once); where caching is not offered (serverless compute refuses PERSIST) each output reads it again.
+# MAGIC `foreachBatch` functions use the micro-batch's own session (`records.sparkSession`), as serverless and
+# MAGIC standard access mode require.
 
 # COMMAND ----------
 
 
-def empty_cleaned(dataset):
-    """The schema of the cleaned `dataset`: the cleaning applied to no rows."""
-    return clean_dataset(spark.createDataFrame([], RAW_SCHEMAS[dataset]), dataset)[0].schema
-
-
-def read_once(records):
-    """The micro-batch, persisted: the MERGE and the rejected records then read the stream once, not twice (and
-    the query's `numInputRows` counts each record once). Not persisted where caching is not offered (serverless
-    compute refuses PERSIST): each output then reads the micro-batch again."""
-    try:
-        return records.persist()
-    except Exception as error:  # NOT_SUPPORTED_WITH_SERVERLESS
-        print(f"micro-batch not persisted ({type(error).__name__}): it is read once per output")
-        return records
-
-
-def batch_writer(dataset):
+# DBTITLE 1,Clean each micro-batch and MERGE it into its table
+def merge_batch(dataset):
     """The `foreachBatch` function of `dataset`: clean the micro-batch, MERGE new `ind`s, keep the rejected."""
-    table, rejected_table = STREAM_TABLES[dataset], table_name(USER_ID, f"{dataset}_stream_rejected")
 
     def write_batch(records, batch_id):
-        records = read_once(records)
+        try:
+            records = records.persist()
+        except Exception as error:  # NOT_SUPPORTED_WITH_SERVERLESS
+            print(
+                f"micro-batch {batch_id} not persisted ({type(error).__name__}): it is read once per output"
+            )
         try:
             cleaned, rejected = clean_dataset(decode(records, dataset), dataset)
-            merge_new_rows(cleaned, table)
+            (
+                DeltaTable.forName(records.sparkSession, STREAM_TABLES[dataset])
+                .alias("t")
+                .merge(cleaned.alias("s"), "t.ind = s.ind")
+                .whenNotMatchedInsertAll()
+                .execute()
+            )
             if rejected.take(1):
-                save_table(rejected, rejected_table, mode="append")
+                rejected.write.format("delta").mode("append").saveAsTable(
+                    stream_rejected_table(USER_ID, dataset)
+                )
         finally:
             if records.is_cached:
                 records.unpersist()
@@ -112,26 +143,24 @@ def batch_writer(dataset):
     return write_batch
 
 
-def start_query(dataset):
-    """Start the streaming query that fills the table of `dataset`."""
-    create_table_if_missing(STREAM_TABLES[dataset], empty_cleaned(dataset))
-    writer = (
-        read_stream(STREAMS[dataset], OPTIONS)
-        .writeStream.queryName(f"{STREAM_TABLES[dataset]}_stream")
-        .foreachBatch(batch_writer(dataset))
-        .option("checkpointLocation", f"{CHECKPOINT_ROOT}/{dataset}")
-    )
-    if TRIGGER == "availableNow":
-        writer = writer.trigger(availableNow=True)
-    else:
-        writer = writer.trigger(processingTime=INTERVAL)
-    return writer.start()
-
-
 # `awaitAnyTermination` below returns at once if any query of this session ended before (a previous run in the
 # same notebook session): forget those, so only these queries end the wait.
 spark.streams.resetTerminated()
-QUERIES = {dataset: start_query(dataset) for dataset in DATASETS}
+QUERIES = {}
+for dataset in DATASETS:
+    writer = (
+        spark.readStream.format("kinesis")
+        .option("streamName", STREAMS[dataset])
+        .options(**KINESIS_OPTIONS)
+        .load()
+        .writeStream.queryName(f"{STREAM_TABLES[dataset]}_stream")
+        .foreachBatch(merge_batch(dataset))
+        .option("checkpointLocation", f"{CHECKPOINT_ROOT}/{dataset}")
+    )
+    if TRIGGER == "availableNow":
+        QUERIES[dataset] = writer.trigger(availableNow=True).start()
+    else:
+        QUERIES[dataset] = writer.trigger(processingTime=INTERVAL).start()
 
 # COMMAND ----------
 
@@ -142,8 +171,6 @@ QUERIES = {dataset: start_query(dataset) for dataset in DATASETS}
 # MAGIC notebook.
 
 # COMMAND ----------
-
-import json
 
 try:
     if TRIGGER == "availableNow":
@@ -159,7 +186,6 @@ for query in QUERIES.values():
     if query.exception() is not None:
         raise RuntimeError(f"streaming query {query.name} failed: {query.exception()}")
 
-STREAM_ROWS = {table: read_table(table).count() for table in STREAM_TABLES.values()}
-for table, rows in STREAM_ROWS.items():
-    print(f"{table}: {rows:,} rows")
+STREAM_ROWS = {table: spark.table(table).count() for table in STREAM_TABLES.values()}
+display(spark.createDataFrame(list(STREAM_ROWS.items()), "table string, rows long"))
 dbutils.notebook.exit(json.dumps(STREAM_ROWS))

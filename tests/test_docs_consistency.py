@@ -237,7 +237,7 @@ def test_the_documents_name_paths_the_path_check_sees() -> None:
     seen = {path for doc in documents() for path in repo_paths(doc.read_text(), tops)}
     assert {
         "notebooks/stream.py",
-        "notebooks/lib/kinesis_access.py",
+        "notebooks/pinterest_pipeline/kinesis.py",
         "airflow/dags/pinterest_batch.py",
     } <= seen
 

@@ -50,7 +50,8 @@ from airflow.sdk import DAG, Variable, task
 log = logging.getLogger(__name__)
 
 #: The nine query results the batch notebook must produce (docs/data-contracts.md 3.7): a copy of RESULT_NAMES of
-#: notebooks/lib/queries.py, which MWAA does not get (tests/databricks_deploy/test_result_names.py ties the two).
+#: notebooks/pinterest_pipeline/names.py, which MWAA does not get (tests/databricks_deploy/test_result_names.py
+#: ties the two).
 RESULT_NAMES = (
     "popular_category_by_country",
     "popular_category_by_year",

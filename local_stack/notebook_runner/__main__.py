@@ -16,6 +16,7 @@ from pathlib import Path
 
 from databricks_local.dbutils import SecretError, WidgetError
 from databricks_local.lake import LakeError
+from notebooks.pinterest_pipeline.names import INITIAL_POSITIONS, TRIGGERS
 
 DESCRIPTION = """Run Databricks source notebooks (.py) on local Spark.
 
@@ -72,8 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     stream.add_argument("--out", required=True, type=Path, help="tables and checkpoints directory (kept)")
     stream.add_argument(
         "--trigger",
-        choices=("availableNow", "processingTime"),
-        default="availableNow",
+        choices=TRIGGERS,
+        default=TRIGGERS[0],
         help="availableNow: drain the streams and stop (default); processingTime: run until Ctrl-C",
     )
     stream.add_argument(
@@ -81,8 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     stream.add_argument(
         "--initial-position",
-        choices=("trim_horizon", "latest"),
-        default="trim_horizon",
+        choices=INITIAL_POSITIONS,
+        default=INITIAL_POSITIONS[0],
         help="where a new checkpoint starts reading (default trim_horizon: everything retained)",
     )
     stream.add_argument("--verbose", action="store_true", help="print each cell")
@@ -174,8 +175,12 @@ def _run(args: argparse.Namespace) -> int:
         print(f"error: workspace {args.workspace} is not a directory", file=sys.stderr)
         return 2
     from databricks_local.cluster import Cluster
+    from databricks_local.dbutils import set_secret_store
     from databricks_local.runner import NotebookResult, run_notebooks
+    from databricks_local.workspace.secrets import SecretFileStore
 
+    # A run of the local workspace hands its secret scopes over in a 0600 file (DATABRICKS_LOCAL_SECRETS_FILE).
+    set_secret_store(SecretFileStore.from_environment())
     results: list[NotebookResult] = []
 
     def record(result: NotebookResult) -> None:

@@ -9,6 +9,7 @@ whose tables live under `OUT/.tables`, then writes `OUT/<result>.csv` (header, e
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import shutil
 import time
@@ -21,9 +22,16 @@ from databricks_local import delta
 from databricks_local.lake import LakeError, S3Location, S3Mirror, is_s3, s3_client
 from databricks_local.runner import run_notebook
 from databricks_local.session import local_spark
-from emulation.names import DATASETS, PipelineNames
 from local_stack.lake_layout import TOPICS_DIR
 from local_stack.notebook_runner.report import write_report
+from notebooks.pinterest_pipeline.names import (
+    DATASETS,
+    RESULT_NAMES,
+    batch_table,
+    counts_table,
+    rejected_table,
+    result_table,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 #: Up to this much JSON, Spark's quick start (C1 JIT only, two shuffle partitions) is faster than the full JIT:
@@ -56,6 +64,9 @@ class BatchRunResult:
     elapsed_seconds: float
     notebook_seconds: float
     results: dict[str, Any] = field(default_factory=dict, repr=False)  # name -> pandas DataFrame
+    exit_value: str | None = (
+        None  # the notebook's `dbutils.notebook.exit` value (what the Airflow DAG checks)
+    )
 
     def summary(self) -> str:
         lines = [f"batch run: {self.elapsed_seconds:.1f} s (notebook {self.notebook_seconds:.1f} s)"]
@@ -128,10 +139,8 @@ def run_batch(
 
         namespace = make_namespace(spark, widgets, mirror, display)
         run = run_notebook(BATCH_NOTEBOOK, spark, namespace=namespace, log=_timed_printer() if echo else None)
-        result_tables: dict[str, str] = namespace["RESULT_TABLES"]
-        names = PipelineNames(user_id)
-        counts_table = f"{names.table_prefix}_batch_counts"
-        rows = {row["dataset"]: row for row in delta.read(spark, counts_table).collect()}
+        result_tables = {name: result_table(user_id, name) for name in RESULT_NAMES}
+        rows = {row["dataset"]: row for row in delta.read(spark, counts_table(user_id)).collect()}
         counts = {
             d: DatasetCounts(
                 rows[d]["read"], rows[d]["rejected"], rows[d]["duplicates_removed"], rows[d]["cleaned"]
@@ -151,22 +160,28 @@ def run_batch(
         csv_paths[name] = out / f"{name}.csv"
         frame.to_csv(csv_paths[name], index=False)
     for dataset in DATASETS:
-        _move(delta.table_path(spark, f"{database}.{names.batch_table(dataset)}"), out / "cleaned" / dataset)
         _move(
-            delta.table_path(spark, f"{database}.{names.table_prefix}_{dataset}_rejected"),
+            delta.table_path(spark, f"{database}.{batch_table(user_id, dataset)}"), out / "cleaned" / dataset
+        )
+        _move(
+            delta.table_path(spark, f"{database}.{rejected_table(user_id, dataset)}"),
             out / "rejected" / dataset,
         )
     spark.sql(f"DROP DATABASE IF EXISTS {database} CASCADE")
     shutil.rmtree(tables_dir, ignore_errors=True)
+    result_rows = {name: len(frame) for name, frame in results.items()}
+    if run.exit_value is None or json.loads(run.exit_value) != result_rows:
+        raise RuntimeError(f"the notebook reported {run.exit_value}, the result tables hold {result_rows}")
     result = BatchRunResult(
         out=out,
         counts=counts,
-        result_rows={name: len(frame) for name, frame in results.items()},
+        result_rows=result_rows,
         csv_paths=csv_paths,
         report_path=out / "report.html",
         elapsed_seconds=0.0,
         notebook_seconds=run.seconds,
         results=results,
+        exit_value=run.exit_value,
     )
     result.elapsed_seconds = time.perf_counter() - started
     write_report(result, lake=str(lake), user_id=user_id)

@@ -17,11 +17,17 @@ from typing import Any
 from databricks_local import delta
 from databricks_local.runner import make_namespace, run_notebook
 from databricks_local.session import local_spark
-from emulation.names import DATASETS, PipelineNames
+from notebooks.pinterest_pipeline.names import (
+    DATASETS,
+    TRIGGERS,
+    stream_name,
+    stream_rejected_table,
+    stream_table,
+    table_prefix,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STREAM_NOTEBOOK = REPO_ROOT / "notebooks" / "stream.py"
-TRIGGERS = ("availableNow", "processingTime")
 
 
 @dataclass
@@ -51,9 +57,8 @@ def check_streams(user_id: str) -> None:
     from databricks_local.lake import LakeError, aws_client
 
     client = aws_client("kinesis")
-    names = PipelineNames(user_id)
     for dataset in DATASETS:
-        stream = names.stream(dataset)
+        stream = stream_name(user_id, dataset)
         try:
             client.describe_stream_summary(StreamName=stream)
         except client.exceptions.ResourceNotFoundException:
@@ -70,7 +75,7 @@ def check_streams(user_id: str) -> None:
 
 def stream_database(spark: Any, user_id: str, out: Path) -> str:
     """The database (created if needed) whose tables live in `<out>/tables`."""
-    name = f"stream_{PipelineNames(user_id).table_prefix}".lower()
+    name = f"stream_{table_prefix(user_id)}".lower()
     tables = (out / "tables").absolute()
     tables.mkdir(parents=True, exist_ok=True)
     spark.sql(f"CREATE DATABASE IF NOT EXISTS `{name}` LOCATION '{tables.as_posix()}'")
@@ -114,12 +119,11 @@ def run_stream(
     spark.catalog.setCurrentDatabase(database)
     try:
         run = run_notebook(STREAM_NOTEBOOK, spark, namespace=namespace, log=print if echo else None)
-        names = PipelineNames(user_id)
-        tables = {names.table(d): f"{database}.{names.table(d)}" for d in DATASETS}
+        tables = {stream_table(user_id, d): f"{database}.{stream_table(user_id, d)}" for d in DATASETS}
         rows = {table: delta.read(spark, qualified).count() for table, qualified in tables.items()}
         rejected = {}
         for dataset in DATASETS:
-            name = f"{database}.{names.table_prefix}_{dataset}_stream_rejected"
+            name = f"{database}.{stream_rejected_table(user_id, dataset)}"
             rejected[dataset] = delta.read(spark, name).count() if delta.exists(spark, name) else 0
         paths = {table: delta.table_path(spark, qualified) for table, qualified in tables.items()}
     finally:

@@ -51,6 +51,18 @@ def test_titled_cells_and_ipynb_exports_parse_into_kinds_and_titles() -> None:
     assert parse_cells("# Databricks notebook source\n# DBTITLE 1,Only a title\n") == []
 
 
+def test_sql_cells_split_at_semicolons_and_bind_widgets() -> None:
+    from databricks_local.runner import _substitute_widgets, split_sql, widget_markers
+
+    assert split_sql("SELECT 1; -- a comment; still\nSELECT 'a;b' /* ; */;") == ["SELECT 1", "SELECT 'a;b'"]
+    statement = "SELECT * FROM t WHERE a >= :low AND b = ':low' AND c::int > 0 AND d = :unknown"
+    assert widget_markers(statement, {"low": "5", "high": "9"}) == {"low": "5"}
+    namespace = {"dbutils": LocalDbutils({"db": "sales"}, environ={})}
+    assert (
+        _substitute_widgets("SELECT * FROM ${db}.t, ${other}", namespace) == "SELECT * FROM sales.t, ${other}"
+    )
+
+
 def test_unsupported_dbutils_calls_name_the_call() -> None:
     dbutils = LocalDbutils(environ={})
     for call in ("credentials", "library", "data"):
@@ -58,8 +70,8 @@ def test_unsupported_dbutils_calls_name_the_call() -> None:
             getattr(dbutils, call)
     with pytest.raises(NotSupportedLocally, match=r"dbutils\.notebook\.entry_point is not supported"):
         dbutils.notebook.entry_point  # noqa: B018
-    with pytest.raises(NotSupportedLocally, match=r"dbutils\.fs\.updateMount is not supported"):
-        dbutils.fs.updateMount  # noqa: B018
+    with pytest.raises(NotSupportedLocally, match=r"dbutils\.fs\.cacheFiles is not supported"):
+        dbutils.fs.cacheFiles  # noqa: B018
     assert not hasattr(dbutils.widgets, "nothing")  # hasattr() probes still work
 
 
@@ -100,6 +112,23 @@ def test_secret_store_hook_with_the_environment_as_override() -> None:
 def test_sdk_runtime_objects_outside_a_notebook_say_so() -> None:
     with pytest.raises(runtime.NoNotebookRunning, match="no Databricks notebook is running"):
         runtime.NotebookObject("spark").table("x")
+
+
+def test_databricks_sdk_runtime_resolves_to_the_innermost_running_notebook() -> None:
+    import os
+
+    with runtime.activate():
+        assert os.environ["DATABRICKS_RUNTIME_VERSION"] == runtime.RUNTIME_VERSION
+        from databricks.sdk import runtime as sdk_runtime
+        from databricks.sdk.runtime import dbutils, spark
+
+        assert sdk_runtime.is_local_implementation is False
+        runtime.push({"spark": "outer spark", "dbutils": "outer dbutils"})
+        runtime.push({"spark": "inner spark", "dbutils": "inner dbutils"})
+        assert (spark.upper(), dbutils.title()) == ("INNER SPARK", "Inner Dbutils")
+        runtime.pop()
+        assert spark.upper() == "OUTER SPARK"
+        runtime.pop()
 
 
 def _printed() -> tuple[list[str], Any]:
@@ -179,9 +208,11 @@ def test_available_now_drains_a_continuous_query_and_display_shows_a_stream_snap
     assert result.state == "SUCCESS", result.error
     assert result.run.namespace["arrived"] == 5
     assert not spark.streams.active
-    listing, snapshot = shown
+    listing, snapshot, table, html = shown
     assert "part-0000.json" in listing and "modificationTime" in listing
     assert snapshot.startswith("(stream snapshot)") and "Ramen" in snapshot
+    assert table.splitlines()[1].split()[:2] == ["1", "art"]  # df.display()
+    assert html == "[HTML] Pins 5 pins arrived"
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:

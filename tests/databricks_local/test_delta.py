@@ -166,6 +166,33 @@ def test_split_name() -> None:
 
 
 def arrow(table: Any) -> Any:
-    """The current version of a `deltalake.DeltaTable` as an Arrow table, read on this thread (with pyarrow's thread
-    pool, `to_pyarrow_table()` of deltalake 1.6 can abort the process at exit)."""
-    return table.to_pyarrow_dataset().to_table(use_threads=False)
+    """The current version of a `deltalake.DeltaTable` as an Arrow table, through `delta.read_arrow` (deltalake's own
+    `to_pyarrow_table()` reads through a Python filesystem and can abort the process at exit)."""
+    return delta.read_arrow(table.table_uri)
+
+
+def test_read_arrow_reads_through_pyarrows_own_filesystem(tmp_path: Path) -> None:
+    """`read_arrow` (demo, bench, checks) reads a table's current version, merges included, on pyarrow's native
+    local filesystem: deltalake's default `PyFileSystem` makes Arrow's I/O threads call back into Python, which
+    aborts the process at exit (benchmarks/exit_abort.py)."""
+    import pyarrow as pa
+    import pyarrow.fs as pa_fs
+    from deltalake import DeltaTable, write_deltalake
+
+    path = tmp_path / "t"
+    write_deltalake(str(path), pa.table({"ind": pa.array([1, 2], pa.int64()), "v": ["a", "b"]}))
+    DeltaTable(str(path)).merge(
+        pa.table({"ind": pa.array([2, 3], pa.int64()), "v": ["x", "c"]}),
+        "t.ind = s.ind",
+        source_alias="s",
+        target_alias="t",
+    ).when_not_matched_insert_all().execute()
+    assert sorted(delta.read_arrow(path).to_pylist(), key=lambda r: r["ind"]) == [
+        {"ind": 1, "v": "a"},
+        {"ind": 2, "v": "b"},
+        {"ind": 3, "v": "c"},
+    ]
+    assert delta.read_inds(f"file://{path}") == {1, 2, 3}
+    filesystem = delta.local_filesystem(path)
+    assert isinstance(filesystem, pa_fs.SubTreeFileSystem) and not isinstance(filesystem, pa_fs.PyFileSystem)
+    assert isinstance(filesystem.base_fs, pa_fs.LocalFileSystem)

@@ -236,3 +236,28 @@ def test_foreach_batch_sees_dbfs_and_delta(nspark: SparkSession, dbfs_root: Path
         )
         query.awaitTermination()
     assert sorted(r.id for r in nspark.table("fb_target").collect()) == [1, 2]
+
+
+def test_sql_merge_into(nspark: SparkSession) -> None:
+    nspark.sql("CREATE TABLE people (id BIGINT, name STRING, visits BIGINT) USING DELTA")
+    nspark.sql("INSERT INTO people VALUES (1, 'ann', 1), (2, 'bob', 1), (3, 'cy', 1)")
+    nspark.createDataFrame(
+        [(1, "ann", 5), (2, "gone", 0), (4, "dee", 1)], "id bigint, name string, visits bigint"
+    ).createOrReplaceTempView("changes")
+    merged = nspark.sql(
+        """
+        MERGE INTO people AS t
+        USING changes AS s
+        ON t.id = s.id
+        WHEN MATCHED AND s.name = 'gone' THEN DELETE
+        WHEN MATCHED THEN UPDATE SET visits = t.visits + s.visits
+        WHEN NOT MATCHED THEN INSERT (id, name, visits) VALUES (s.id, s.name, s.visits)
+        """
+    )
+    assert merged.first().num_affected_rows == 3
+    assert rows(nspark.table("people")) == [(1, "ann", 6), (3, "cy", 1), (4, "dee", 1)]
+    nspark.sql(
+        "MERGE INTO people USING (SELECT 3 AS id, 'CY' AS name, 9 AS visits) src ON people.id = src.id "
+        "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *"
+    )
+    assert rows(nspark.table("people")) == [(1, "ann", 6), (3, "CY", 9), (4, "dee", 1)]

@@ -6,6 +6,7 @@ fast; tests/notebooks/test_stream.py runs it inside real streaming queries.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 import uuid
@@ -14,15 +15,20 @@ from typing import Any
 
 import pytest
 
-from databricks_local.kinesis_source import KinesisSourceError, KinesisStreamReader
-from databricks_local.lake import aws_client
+from databricks_local.kinesis_source import (
+    KinesisSourceError,
+    KinesisStreamReader,
+    kinesis_config,
+    parse_initial_position,
+)
+from local_stack.aws import localstack_client
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def kinesis(stack: Any) -> Any:
-    return aws_client("kinesis", endpoint_url=stack.localstack_url)
+    return localstack_client("kinesis", endpoint_url=stack.localstack_url)
 
 
 @pytest.fixture
@@ -130,3 +136,160 @@ def test_missing_stream_and_bad_options_are_clear_errors(stack: Any) -> None:
     missing = reader(stack, f"no-such-stream-{uuid.uuid4().hex[:6]}", initialPosition="trim_horizon")
     with pytest.raises(KinesisSourceError, match="not found"):
         missing.read(missing.initialOffset())
+
+
+# --- options of Databricks' connector -----------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("option", "start"),
+    [
+        ("trim_horizon", "TRIM_HORIZON"),
+        ("EARLIEST", "TRIM_HORIZON"),
+        ("latest", "LATEST"),
+        (
+            '{"at_timestamp": "06/25/2020 10:23:45 PDT"}',
+            "AT_TIMESTAMP:1593105825.000",
+        ),  # Java's default format
+        (
+            '{"at_timestamp": "2020-06-25 17:23:45Z", "format": "yyyy-MM-dd HH:mm:ssX"}',
+            "AT_TIMESTAMP:1593105825.000",
+        ),
+        (
+            '{"at_timestamp": "2020-06-25T19:23:45.500+02:00", "format": "yyyy-MM-dd\'T\'HH:mm:ss.SSSXXX"}',
+            "AT_TIMESTAMP:1593105825.500",
+        ),
+    ],
+)
+def test_initial_position_takes_databricks_forms(option: str, start: str) -> None:
+    assert parse_initial_position(option) == start
+
+
+@pytest.mark.parametrize(
+    "option",
+    ['{"at_timestamp": "yesterday"}', '{"at": "06/25/2020 10:23:45 PDT"}', "{not json", "middle"],
+)
+def test_a_bad_initial_position_is_a_clear_error(option: str) -> None:
+    with pytest.raises(KinesisSourceError, match=r"initialPosition|at_timestamp"):
+        KinesisStreamReader({"streamName": "x", "initialPosition": option})
+
+
+def test_every_call_is_bounded_by_timeouts_and_retries() -> None:
+    config = kinesis_config()
+    assert (config.connect_timeout, config.read_timeout) == (3, 10)
+    assert config.retries == {"total_max_attempts": 5, "mode": "standard"}  # botocore's form of 4 retries
+    client = KinesisStreamReader({"streamName": "x", "endpoint": "http://127.0.0.1:1"}).client
+    assert (client.meta.config.connect_timeout, client.meta.config.read_timeout) == (3, 10)
+    assert client.meta.config.retries == config.retries
+
+
+def test_a_kinesis_that_never_answers_fails_the_read_within_the_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A connection that is accepted and then never answered (the reused-stack stall): the read gives up."""
+    import socket
+
+    from databricks_local import kinesis_source
+
+    monkeypatch.setattr(
+        kinesis_source,
+        "KINESIS_TIMEOUTS",
+        {"connect_timeout": 1, "read_timeout": 1, "retries": {"max_attempts": 1, "mode": "standard"}},
+    )
+    monkeypatch.setattr(kinesis_source, "CALL_DEADLINE", 2.0)
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        source = KinesisStreamReader(
+            {"streamName": "x", "endpoint": f"http://127.0.0.1:{silent.getsockname()[1]}"}
+        )
+        started = time.monotonic()
+        with pytest.raises(KinesisSourceError, match="cannot reach Kinesis"):
+            source.read(source.initialOffset())
+        assert time.monotonic() - started < 10
+
+
+def test_the_shard_list_and_iterators_are_kept_between_triggers(
+    stack: Any, kinesis: Any, stream: str
+) -> None:
+    put(kinesis, stream, 0, 30)
+    source = reader(stack, stream, initialPosition="trim_horizon")
+    rows, offset = source.read(source.initialOffset())
+    assert inds(rows) == list(range(30))
+    assert source.calls["list_shards"] == 1 and source.calls["get_shard_iterator"] == 3
+    for _ in range(5):  # triggers with nothing new: one GetRecords per shard, no listing, no new iterator
+        before = dict(source.calls)
+        nothing, offset = source.read(offset)
+        assert list(nothing) == []
+        assert source.calls["get_records"] - before["get_records"] == 3
+        assert source.calls["list_shards"] == 1 and source.calls["get_shard_iterator"] == 3
+    put(kinesis, stream, 30, 6)
+    new, offset = source.read(offset)
+    assert inds(new) == list(range(30, 36)) and source.calls["get_shard_iterator"] == 3
+    source.shard_list_interval = 0  # the slow refresh is due: the shards are listed again
+    source.read(offset)
+    assert source.calls["list_shards"] == 2
+
+
+def test_a_stream_that_disappears_is_listed_again(stack: Any, kinesis: Any) -> None:
+    name = f"test-source-gone-{uuid.uuid4().hex[:6]}"
+    kinesis.create_stream(StreamName=name, ShardCount=1)
+    kinesis.get_waiter("stream_exists").wait(StreamName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 100})
+    put(kinesis, name, 0, 3)
+    source = reader(stack, name, initialPosition="trim_horizon")
+    _, offset = source.read(source.initialOffset())
+    kinesis.delete_stream(StreamName=name, EnforceConsumerDeletion=True)
+    kinesis.get_waiter("stream_not_exists").wait(
+        StreamName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 100}
+    )
+    with pytest.raises(KinesisSourceError, match="not found"):
+        source.read(offset)
+    assert source._shards_listed == -float("inf") and source._iterators == {}  # the next trigger lists again
+
+
+def test_at_timestamp_starts_at_that_moment(stack: Any, kinesis: Any, stream: str) -> None:
+    put(kinesis, stream, 0, 10)
+    time.sleep(1.1)
+    moment = dt.datetime.now(dt.UTC)
+    time.sleep(0.1)
+    put(kinesis, stream, 10, 5)
+    position = json.dumps(
+        {
+            "at_timestamp": moment.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + "Z",
+            "format": "yyyy-MM-dd HH:mm:ss.SSSX",
+        }
+    )
+    source = reader(stack, stream, initialPosition=position)
+    rows, _ = source.read(source.initialOffset())
+    assert inds(rows) == list(range(10, 15))
+
+
+def test_max_records_per_fetch_bounds_each_get_records(stack: Any, kinesis: Any, stream: str) -> None:
+    put(kinesis, stream, 0, 30)
+    source = reader(stack, stream, initialPosition="trim_horizon", maxRecordsPerFetch="4")
+    rows, _ = source.read(source.initialOffset())
+    assert inds(rows) == list(range(30))
+    assert source.calls["get_records"] >= 30 // 4  # 4 records a call at most
+    with pytest.raises(KinesisSourceError, match="maxRecordsPerFetch"):
+        KinesisStreamReader({"streamName": "x", "maxRecordsPerFetch": "none"})
+
+
+def test_keys_role_and_service_credential_options(stack: Any, kinesis: Any, stream: str) -> None:
+    put(kinesis, stream, 0, 9)
+    with_keys = reader(
+        stack, stream, initialPosition="trim_horizon", awsAccessKey="test", awsSecretKey="test"
+    )
+    assert with_keys.client._request_signer._credentials.access_key == "test"
+    assert inds(with_keys.read(with_keys.initialOffset())[0]) == list(range(9))
+    # roleArn: LocalStack's STS hands out temporary credentials of the role; the reads go through with them.
+    with_role = reader(
+        stack,
+        stream,
+        initialPosition="trim_horizon",
+        roleArn="arn:aws:iam::000000000000:role/databricks-kinesis",
+        roleSessionName="local-test",
+    )
+    credentials = with_role.client._request_signer._credentials
+    assert credentials.token and credentials.access_key != "test"
+    assert inds(with_role.read(with_role.initialOffset())[0]) == list(range(9))
+    # serviceCredential names a Unity Catalog credential: accepted (the local stack's keys apply).
+    with_credential = reader(stack, stream, initialPosition="trim_horizon", serviceCredential="kinesis-cred")
+    assert inds(with_credential.read(with_credential.initialOffset())[0]) == list(range(9))

@@ -33,8 +33,7 @@ from emulation.batch import run_batch
 from emulation.payloads import record_value
 from emulation.source_db import KEY, TABLES, make_engine, write_tables
 from emulation.stream import run_stream
-
-from .stack_io import StackUser
+from local_stack.stack_user import StackUser
 
 pytestmark = pytest.mark.integration
 

@@ -1,7 +1,7 @@
 """The emulator against the real local stack: API Gateway (LocalStack) -> REST Proxy -> Tansu, and -> Kinesis.
 
 Each test posts to topics (and streams) of its own user id, created for it and deleted afterwards
-(`tests/emulation/stack_io.py`), so the demo's topics and lake stay untouched; what arrived is read back from the
+(`local_stack/stack_user.py`), so the demo's topics and lake stay untouched; what arrived is read back from the
 broker with `assign()` and from Kinesis with boto3.
 """
 
@@ -21,8 +21,7 @@ from emulation.payloads import record_value
 from emulation.poster import DeliveryError, RetryPolicy
 from emulation.source_db import KEY, seed_database
 from emulation.stream import run_stream
-
-from .stack_io import StackUser
+from local_stack.stack_user import StackUser
 
 pytestmark = pytest.mark.integration
 

@@ -124,5 +124,13 @@ def test_the_image_installs_the_requirement_pins_the_services_import() -> None:
     pins = {
         line.split("==")[0] for line in (REPO / "requirements.txt").read_text().splitlines() if "==" in line
     }
-    for package in ("confluent-kafka", "boto3", "orjson", "aiohttp", "SQLAlchemy", "PyMySQL"):
+    for package in (
+        "confluent-kafka",
+        "boto3",
+        "localstack-client",
+        "orjson",
+        "aiohttp",
+        "SQLAlchemy",
+        "PyMySQL",
+    ):
         assert package in pins and package in dockerfile

@@ -37,6 +37,7 @@ def test_make_apply_writes_state_and_outputs_readable_by_the_owner_only(tmp_path
     old_state.write_text("{}")
     old_state.chmod(0o644)
     (state_dir / "outputs").mkdir(parents=True)
+    (state_dir / "outputs").chmod(0o755)  # left by an older run
     outputs = state_dir / "outputs" / "aws.json"
     outputs.write_text("{}")
     outputs.chmod(0o644)  # left by an older `make apply`
@@ -60,3 +61,4 @@ def test_make_apply_writes_state_and_outputs_readable_by_the_owner_only(tmp_path
     assert (tmp_path / "umask").read_text().strip() == "0077"
     for path in (outputs, work / "terraform/envs/aws/terraform.tfstate", old_state):
         assert path.stat().st_mode & 0o777 == 0o600, path
+    assert outputs.parent.stat().st_mode & 0o777 == 0o700  # the outputs directory: its owner's only

@@ -198,6 +198,10 @@ def test_private_files_and_logs_are_readable_by_their_owner_only(paths: ProcessP
     write_private(secret, "{}")
     assert secret.stat().st_mode & 0o777 == 0o600
     assert [p.name for p in secret.parent.iterdir()] == ["local.json"]  # no temporary file left
+    assert secret.parent.stat().st_mode & 0o777 == 0o700  # `.local/outputs/`: created 0700
+    secret.parent.chmod(0o755)  # left by an older run: tightened on the next write
+    write_private(secret, "{}")
+    assert secret.parent.stat().st_mode & 0o777 == 0o700
     paths.log.parent.mkdir(parents=True)
     paths.log.write_text("an older log\n")
     paths.log.chmod(0o644)

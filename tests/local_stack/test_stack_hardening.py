@@ -6,11 +6,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import boto3
 import pytest
 
 from local_stack import config as cfg
 from local_stack import terraform_env
+from local_stack.aws import localstack_client
 from local_stack.processes import read_cmdline
 from local_stack.supervisor import Stack, StackInfo
 
@@ -26,13 +26,7 @@ def test_every_listener_of_the_stack_and_its_children_is_on_loopback(
 ) -> None:
     handle, info = stack_handle
     # Make sure LocalStack's Kinesis engine (a node child, started on first use) runs.
-    kinesis = boto3.client(
-        "kinesis",
-        endpoint_url=info.localstack_url,
-        region_name=handle.config.region,
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
+    kinesis = localstack_client("kinesis", endpoint_url=info.localstack_url, region=handle.config.region)
     kinesis.list_streams()
     found = handle.listeners()
     public = [str(li) for li in found if not li.loopback]
@@ -52,6 +46,7 @@ def test_files_holding_the_api_key_are_readable_by_their_owner_only(
     config = handle.config
     assert info.api_key and info.api_key in config.outputs_file.read_text()
     assert mode(config.outputs_file) == 0o600
+    assert mode(config.outputs_file.parent) == 0o700  # `.local/outputs/`: only its owner can list or enter it
     states = terraform_env.state_files(config)
     assert states and {mode(p) for p in states} == {0o600}
     assert info.api_key in states[0].read_text()

@@ -115,7 +115,7 @@ def test_docker_mode_without_docker_is_a_clear_error(tmp_path: Path) -> None:
 
 # --- against the real stack --------------------------------------------------------------------------
 @pytest.mark.integration
-def test_second_up_is_idempotent(stack_handle: tuple[Stack, StackInfo]) -> None:
+def test_second_up_is_idempotent(stack_handle: tuple[Stack, StackInfo], dbfs_root: Path) -> None:
     handle, first = stack_handle
     pids = {name: handle.pid(name) for name in cfg.COMPONENTS}
     lines: list[str] = []
@@ -128,6 +128,10 @@ def test_second_up_is_idempotent(stack_handle: tuple[Stack, StackInfo]) -> None:
     for name in cfg.COMPONENTS:
         assert any(line.split()[:3] == [name, "already", "up"] for line in lines), lines
     assert any("already applied" in line for line in lines)
+    # every up writes the course's credentials table and CSV into the local DBFS (databricks_local/credentials.py)
+    assert any(line.split()[:1] == ["credentials"] for line in lines), lines
+    assert (dbfs_root / "user/hive/warehouse/authentication_credentials/_delta_log").is_dir()
+    assert (dbfs_root / "FileStore/tables/authentication_credentials.csv").is_file()
 
 
 @pytest.mark.integration

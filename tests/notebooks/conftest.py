@@ -1,10 +1,13 @@
-"""Notebook test setup: the notebook libraries loaded through the local runtime, and small generated lakes.
+"""Notebook test setup: the notebooks' package (`notebooks/pinterest_pipeline`) imported, and small generated
+lakes.
 
 The one local Spark session of the run is the `spark` fixture of tests/conftest.py.
 """
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,14 +19,33 @@ LAKE_USER = "nbtest"
 LAKE_ROWS = 3000
 
 
-@pytest.fixture(scope="session")
-def nb(spark: Any) -> dict[str, Any]:
-    """Globals of the cleaning and query notebooks, run through the local runner (functions and constants)."""
-    from databricks_local.runner import run_notebook
+PACKAGE = "notebooks.pinterest_pipeline"
+#: The package's modules whose functions and constants the tests use (lake and kinesis reach Spark and dbutils
+#: through `databricks.sdk.runtime`).
+MODULES = ("names", "schemas", "cleaning", "queries", "lake", "kinesis")
 
-    namespace = run_notebook(NOTEBOOKS / "lib" / "cleaning.py", spark).namespace
-    run_notebook(NOTEBOOKS / "lib" / "queries.py", spark, namespace=namespace)
-    return namespace
+
+@pytest.fixture(scope="session")
+def nb(spark: Any) -> Iterator[dict[str, Any]]:
+    """The public names of the package's modules (functions and constants), in one dict; the session set to UTC,
+    as both notebooks set it.
+
+    The modules are imported as a notebook imports them, with the local runtime active, and their `spark` and
+    `dbutils` (from `databricks.sdk.runtime`) are those of a notebook namespace on the test session meanwhile."""
+    from databricks_local import runtime
+    from databricks_local.runner import make_namespace
+
+    spark.conf.set("spark.sql.session.timeZone", "UTC")
+    namespace: dict[str, Any] = {}
+    with runtime.activate():
+        for module in MODULES:
+            names = vars(importlib.import_module(f"{PACKAGE}.{module}"))
+            namespace.update({name: value for name, value in names.items() if not name.startswith("__")})
+    runtime.push(make_namespace(spark, display=lambda *args, **kwargs: None))
+    try:
+        yield namespace
+    finally:
+        runtime.pop()
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""Every cleaning rule of notebooks/lib/cleaning.py (docs/data-contracts.md 3.6) on small hand-written
+"""Every cleaning rule of notebooks/pinterest_pipeline/cleaning.py (docs/data-contracts.md 3.6) on small hand-written
 rows."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Property-based tests (hypothesis) of the cleaning rules of notebooks/lib/cleaning.py (docs/data-contracts.md 3.6)
+"""Property-based tests (hypothesis) of the cleaning rules of notebooks/pinterest_pipeline/cleaning.py (docs/data-contracts.md 3.6)
 against plain-Python references, with bad input as source rows: NULLs in every column, emoji, 1 MB strings, invalid
 dates, negative ages, non-numeric follower counts.
 
@@ -308,7 +308,7 @@ def test_bad_source_rows_clean_as_the_rules_say_and_never_fail_the_run(
             )
 
 
-# --- defects these properties found, fixed in notebooks/lib/cleaning.py --------------------------------------------
+# --- defects these properties found, fixed in notebooks/pinterest_pipeline/cleaning.py --------------------------------------------
 def test_a_follower_count_ending_in_a_line_break_is_null(spark: Any, nb: dict[str, Any]) -> None:
     values = ["12k\n", "1.5M\n", "12\r", "3M\u2028"]
     got = column_of(spark, values).select(nb["follower_count_to_int"]("v")).collect()

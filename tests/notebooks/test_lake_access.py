@@ -1,10 +1,12 @@
-"""notebooks/lib/lake_access.py: explicit schemas, both datetime formats, unparseable lines kept aside, the two
-access modes; and every notebook run end to end through the local runner (batch.py in mount mode)."""
+"""notebooks/pinterest_pipeline/lake.py: explicit schemas, both datetime formats, unparseable lines kept aside, the
+two access modes; and batch.py run end to end through the local runtime in mount mode."""
 
 from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -52,12 +54,17 @@ def test_lake_root_modes(nb: dict) -> None:
         lake_root("direct", " ")
 
 
-@pytest.mark.parametrize("path", sorted((NOTEBOOKS / "lib").glob("*.py")), ids=lambda p: p.name)
-def test_library_notebooks_run_on_their_own(spark: Any, path: Path) -> None:
-    from databricks_local.runner import run_notebook
+@contextmanager
+def notebook_objects(namespace: dict[str, Any]) -> Iterator[None]:
+    """The package's `spark` and `dbutils` (`databricks.sdk.runtime`) are those of `namespace` meanwhile, as while
+    a notebook with these globals runs."""
+    from databricks_local import runtime
 
-    run = run_notebook(path, spark)
-    assert len(run.cells) >= 2
+    runtime.push(namespace)
+    try:
+        yield
+    finally:
+        runtime.pop()
 
 
 def test_batch_notebook_in_mount_mode_with_keys_from_a_secret_scope(
@@ -145,38 +152,48 @@ def test_run_batch_reads_an_s3_lake_on_localstack(
     assert (tmp_path / "out" / ".lake-cache" / bucket / "topics").is_dir()
 
 
-def test_mount_keys_may_come_from_the_courses_credentials_table(spark: Any, tmp_path: Path) -> None:
+def test_mount_keys_may_come_from_the_courses_credentials_table(
+    spark: Any, nb: dict[str, Any], tmp_path: Path
+) -> None:
     """The course keeps its AWS keys in a Delta table `authentication_credentials`; mount mode accepts it."""
     from databricks_local.lake import S3Mirror
-    from databricks_local.runner import make_namespace, run_notebook
+    from databricks_local.runner import make_namespace
 
     (tmp_path / "s3" / "course-bucket").mkdir(parents=True)
     namespace = make_namespace(
         spark, {}, S3Mirror(tmp_path / "cache", s3_dir=tmp_path / "s3"), lambda *a, **k: None
     )
-    run_notebook(NOTEBOOKS / "lib" / "adapter.py", spark, namespace=namespace)
     database = f"creds_{uuid.uuid4().hex[:8]}"
     spark.sql(f"CREATE DATABASE {database} LOCATION '{(tmp_path / 'tables').as_posix()}'")
     previous = spark.catalog.currentDatabase()
     spark.catalog.setCurrentDatabase(database)
     try:
-        keys = spark.createDataFrame(
-            [("AKIDCOURSE", "se/cret+key", "user")],
-            "`Access key ID` string, `Secret access key` string, `User name` string",
-        )
-        keys.write.format("delta").mode("overwrite").saveAsTable("authentication_credentials")
-        assert namespace["aws_keys"]("unused-scope", "authentication_credentials") == (
-            "AKIDCOURSE",
-            "se/cret+key",
-        )
-        point = namespace["mount_bucket"]("course-bucket", "unused-scope", "authentication_credentials")
-        mounts = namespace["dbutils"].fs._mounts
-        assert point == "/mnt/course-bucket"
-        assert mounts[point] == "s3a://AKIDCOURSE:se%2Fcret%2Bkey@course-bucket"  # the secret key URL-encoded
-        empty = spark.createDataFrame([], keys.schema)
-        empty.write.format("delta").mode("overwrite").saveAsTable("no_keys")
-        with pytest.raises(ValueError, match="no_keys is empty"):
-            namespace["aws_keys"]("unused-scope", "no_keys")
+        with notebook_objects(namespace):
+            keys = spark.createDataFrame(
+                [("AKIDCOURSE", "se/cret+key", "user")],
+                "`Access key ID` string, `Secret access key` string, `User name` string",
+            )
+            keys.write.format("delta").mode("overwrite").saveAsTable("authentication_credentials")
+            assert nb["aws_keys"]("unused-scope", "authentication_credentials") == (
+                "AKIDCOURSE",
+                "se/cret+key",
+            )
+            point = nb["lake_root"](
+                "mount", "s3://course-bucket/", "unused-scope", "authentication_credentials"
+            )
+            assert point == "/mnt/course-bucket"
+            assert (
+                nb["lake_root"]("mount", "course-bucket", "unused-scope", "authentication_credentials")
+                == point
+            )
+            mounts = namespace["dbutils"].fs._mounts
+            assert mounts == {
+                point: "s3a://AKIDCOURSE:se%2Fcret%2Bkey@course-bucket"
+            }  # the secret URL-encoded
+            empty = spark.createDataFrame([], keys.schema)
+            empty.write.format("delta").mode("overwrite").saveAsTable("no_keys")
+            with pytest.raises(ValueError, match="no_keys is empty"):
+                nb["aws_keys"]("unused-scope", "no_keys")
     finally:
         spark.catalog.setCurrentDatabase(previous)
         spark.sql(f"DROP DATABASE {database} CASCADE")

@@ -1,5 +1,5 @@
-"""The nine results of notebooks/lib/queries.py (docs/data-contracts.md 3.7) on small hand-written cleaned
-tables.
+"""The nine answers of the batch notebook's question cells (docs/data-contracts.md 3.7), run as they are with
+the summary of `notebooks/pinterest_pipeline/queries.py`, on small hand-written cleaned tables.
 
 The tables cover ties, missing joins (pins without geo or user rows and the reverse), null keys and values,
 boundary ages 17/18/24/25/35/36/50/51 and boundary years (post 2017/2018/2022/2023, join 2014/2015/2020/2021).
@@ -12,6 +12,8 @@ import datetime as dt
 from typing import Any
 
 import pytest
+
+from tests.notebooks.notebook_cells import answer_questions
 
 pytestmark = pytest.mark.spark
 
@@ -127,8 +129,8 @@ def tables(spark: Any) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def results(nb: dict[str, Any], tables: dict[str, Any]) -> dict[str, Any]:
-    return nb["all_results"](nb["query_summary"](tables))
+def results(spark: Any, nb: dict[str, Any], tables: dict[str, Any]) -> dict[str, Any]:
+    return answer_questions(spark, nb, tables)[0]
 
 
 def test_the_nine_results_have_the_design_names_and_columns(
@@ -183,34 +185,33 @@ def test_empty_tables_give_empty_results_with_the_columns(spark: Any, nb: dict[s
         "geo": spark.createDataFrame([], GEO_SCHEMA),
         "user": spark.createDataFrame([], USER_SCHEMA),
     }
-    summary = nb["query_summary"](empty)
+    results, summary = answer_questions(spark, nb, empty)
+    assert tuple(results) == nb["RESULT_NAMES"]
     for name, columns in nb["RESULT_COLUMNS"].items():
-        result = nb["query_result"](name, summary)
-        assert tuple(result.columns) == columns
-        assert result.count() == 0
+        assert tuple(results[name].columns) == columns
+        assert results[name].count() == 0
+    summary.unpersist()
 
 
 def test_summary_is_cached_in_one_partition_and_released(nb: dict[str, Any], tables: dict[str, Any]) -> None:
     summary = nb["query_summary"](tables)
-    assert set(summary) == {"pins", "users"}
-    assert all(df.is_cached for df in summary.values())
-    assert summary["pins"].rdd.getNumPartitions() == 1  # the queries on it need no shuffle
-    assert summary["pins"].columns == ["facet", *nb["FACET_KEYS"], "pins"]
-    nb["release_summary"](summary)
-    assert not any(df.is_cached for df in summary.values())
+    assert summary.is_cached
+    assert summary.rdd.getNumPartitions() == 1  # the questions on it need no shuffle
+    assert summary.columns == ["facet", *nb["FACET_KEYS"], "pins"]
+    summary.unpersist()
+    assert not summary.is_cached
 
 
 def test_summary_counts_each_pin_once_per_facet(nb: dict[str, Any], tables: dict[str, Any]) -> None:
     summary = nb["query_summary"](tables)
     pins = {
-        r.facet: r.pins
-        for r in summary["pins"].groupBy("facet").agg({"pins": "sum"}).toDF("facet", "pins").collect()
+        r.facet: r.pins for r in summary.groupBy("facet").agg({"pins": "sum"}).toDF("facet", "pins").collect()
     }
     assert pins == {"category": len(PINS), "followers": len(PINS), "poster": len(PINS)}
     # pin 7 has neither a geo nor a user row: its keys from those rows are null, its own are kept
-    row = summary["pins"].where("facet = 'poster' AND poster_name = 'Fay'").collect()
+    row = summary.where("facet = 'poster' AND poster_name = 'Fay'").collect()
     assert [(r.country, r.follower_count, r.pins) for r in row] == [(None, 50, 1)]
-    nb["release_summary"](summary)
+    summary.unpersist()
 
 
 def test_without_caching_the_summary_is_used_as_it_is(nb: dict[str, Any]) -> None:
@@ -222,4 +223,3 @@ def test_without_caching_the_summary_is_used_as_it_is(nb: dict[str, Any]) -> Non
 
     df = NoPersist()
     assert nb["cached"](df) is df
-    nb["release_summary"]({"pins": df})  # nothing to release, no error

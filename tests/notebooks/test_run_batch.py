@@ -3,7 +3,9 @@ computation of the same rules over the generated rows, the cleaned Delta tables,
 
 from __future__ import annotations
 
+import ast
 import csv
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,8 @@ import pytest
 from tests.notebooks.notebook_reference import clean, results
 
 pytestmark = pytest.mark.spark
+
+DAG_FILE = Path(__file__).resolve().parents[2] / "airflow" / "dags" / "pinterest_batch.py"
 
 COLUMNS = {
     "popular_category_by_country": ["country", "category", "category_count"],
@@ -71,6 +75,31 @@ def test_csv_matches_the_plain_python_computation(
     assert batch_run.result_rows[name] == len(rows)
 
 
+def dag_parse_results() -> Any:
+    """The Airflow DAG's own `parse_results` (and what it uses), read from its source: the Airflow venv is not this
+    one, so the function is compiled alone, with a stand-in for `AirflowException`."""
+    tree = ast.parse(DAG_FILE.read_text())
+    wanted = {"RESULT_NAMES", "parse_results", "_positive"}
+    nodes = [
+        node
+        for node in tree.body
+        if (isinstance(node, ast.FunctionDef) and node.name in wanted)
+        or (isinstance(node, ast.Assign) and any(getattr(t, "id", None) in wanted for t in node.targets))
+    ]
+    scope: dict[str, Any] = {"json": json, "Any": Any, "AirflowException": RuntimeError}
+    exec(compile(ast.Module(body=nodes, type_ignores=[]), str(DAG_FILE), "exec"), scope)
+    return scope["parse_results"]
+
+
+def test_the_exit_value_is_what_the_dag_checks(batch_run: Any) -> None:
+    """The notebook's `dbutils.notebook.exit` value passes the DAG's check, and gives each result's row count."""
+    parse_results = dag_parse_results()
+    assert parse_results(batch_run.exit_value) == batch_run.result_rows
+    assert list(json.loads(batch_run.exit_value)) == list(COLUMNS)  # the nine names, in the contract's order
+    with pytest.raises(RuntimeError, match="missing"):
+        parse_results(json.dumps(dict(list(batch_run.result_rows.items())[:-1])))
+
+
 def test_exactly_one_csv_file_per_result(batch_run: Any) -> None:
     assert sorted(p.name for p in batch_run.out.glob("*.csv")) == sorted(f"{n}.csv" for n in COLUMNS)
     assert not (batch_run.out / ".tables").exists()
@@ -91,9 +120,11 @@ def test_counts_before_and_after_cleaning(
 def test_cleaned_tables_are_delta_tables_with_one_row_per_ind(batch_run: Any, expected: dict) -> None:
     from deltalake import DeltaTable
 
+    from databricks_local.delta import read_arrow
+
     pin = DeltaTable(str(batch_run.out / "cleaned" / "pin"))
     assert pin.protocol().min_reader_version == 1  # plain Delta: any reader, Databricks included
-    table = pin.to_pyarrow_table()
+    table = read_arrow(batch_run.out / "cleaned" / "pin")
     assert table.column_names == CLEAN_COLUMNS["pin"]
     assert str(table.schema.field("follower_count").type) == "int32"
     rows = {r["ind"]: r for r in table.to_pylist()}
@@ -105,12 +136,12 @@ def test_cleaned_tables_are_delta_tables_with_one_row_per_ind(batch_run: Any, ex
             want["save_location"],
             want["title"],
         )
-    geo = DeltaTable(str(batch_run.out / "cleaned" / "geo")).to_pyarrow_table()
+    geo = read_arrow(batch_run.out / "cleaned" / "geo")
     assert geo.column_names == CLEAN_COLUMNS["geo"]
     assert str(geo.schema.field("timestamp").type) == "timestamp[us, tz=UTC]"
     assert str(geo.schema.field("coordinates").type) == "list<element: double>"
     assert geo.num_rows == len(expected["cleaned"]["geo"])
-    user = DeltaTable(str(batch_run.out / "cleaned" / "user")).to_pyarrow_table()
+    user = read_arrow(batch_run.out / "cleaned" / "user")
     assert user.column_names == CLEAN_COLUMNS["user"]
     assert user.num_rows == len(expected["cleaned"]["user"])
 

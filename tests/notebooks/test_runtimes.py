@@ -120,7 +120,7 @@ def test_every_spark_api_the_notebooks_call_exists_in_spark_4_0() -> None:
 def test_the_cleaning_uses_no_function_that_ansi_makes_raise() -> None:
     """`to_timestamp`, `to_date` and a cast of text raise on bad input under ANSI; the cleaning must use `try_` forms
     or only cast what it has checked. Read from the source: every `.cast(` in cleaning.py is listed here."""
-    source = (NOTEBOOKS / "lib" / "cleaning.py").read_text()
+    source = (NOTEBOOKS / "pinterest_pipeline" / "cleaning.py").read_text()
     tree = ast.parse(source)
     called = {
         n.func.attr for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
@@ -185,11 +185,9 @@ def json_field(rows: list[str], name: str) -> list[Any]:
 
 
 @pytest.fixture(scope="module")
-def stream_nb(spark: Any, nb: dict[str, Any]) -> dict[str, Any]:
-    """The cleaning namespace plus lib/kinesis_access (the stream notebook's `decode`)."""
-    from databricks_local.runner import run_notebook
-
-    return run_notebook(NOTEBOOKS / "lib" / "kinesis_access.py", spark, namespace=dict(nb)).namespace
+def stream_nb(nb: dict[str, Any]) -> dict[str, Any]:
+    """The package's names, the stream notebook's `decode` (pinterest_pipeline/kinesis.py) among them."""
+    return nb
 
 
 def test_the_stream_decodes_bad_records_alike_with_ansi_on_and_off(

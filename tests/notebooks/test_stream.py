@@ -2,7 +2,7 @@
 Kinesis routes (the emulator) are read by `notebooks/stream.py` (through `run_stream` and the local `kinesis`
 source) and land, cleaned, in the three Delta stream tables.
 
-Every test posts to streams of its own user id (`tests/emulation/stack_io.py`, two shards per stream) and writes
+Every test posts to streams of its own user id (`local_stack/stack_user.py`, two shards per stream) and writes
 its tables and checkpoints under its own directory, so the demo's data stays untouched. The tables are compared,
 every column of every row, with the independent plain-Python cleaning (`notebook_reference.clean`) of exactly the
 events posted. The runs build on each other (first run, a restart from the checkpoints after more events, a
@@ -30,7 +30,7 @@ from emulation.source_db import KEY, seed_database
 from emulation.stream import StreamReport
 from emulation.stream import run_stream as post_events
 from local_stack.notebook_runner.stream import StreamRunResult, run_stream
-from tests.emulation.stack_io import StackUser
+from local_stack.stack_user import StackUser
 from tests.notebooks.notebook_reference import clean
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]

@@ -16,11 +16,11 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
-import boto3
 import pytest
 import requests
 
 from emulation.names import DATASETS, PipelineNames
+from local_stack.aws import localstack_client
 from tests.support.net import wait_until
 
 pytestmark = pytest.mark.integration
@@ -36,10 +36,9 @@ def outputs(stack: Any) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def aws(stack: Any, outputs: dict[str, Any]):
     """boto3 clients against the stack's LocalStack."""
-    session = boto3.session.Session(
-        aws_access_key_id="test", aws_secret_access_key="test", region_name=outputs["region"]
+    return lambda service: localstack_client(
+        service, endpoint_url=stack.localstack_url, region=outputs["region"]
     )
-    return lambda service: session.client(service, endpoint_url=stack.localstack_url)
 
 
 @pytest.fixture(scope="module")

@@ -29,6 +29,8 @@ query = (
 # COMMAND ----------
 
 arrived = spark.table("pins_arrived").count()
+spark.table("pins_arrived").orderBy("index").display()
+displayHTML(f"<h3>Pins</h3><p><b>{arrived}</b> pins arrived</p>")
 
 # COMMAND ----------
 

@@ -1,14 +1,10 @@
 """Fixtures of the local workspace's tests: the real server, started as `make local-up` starts it (the component's
-command line from `local_stack.components.databricks`, its own state dir and a free port), and SDK clients.
-
-Until `local_stack.notebook_runner run` has `--result`, its runs go through `fallback_runner.py` (test tooling
-that hands over to the real runner as soon as it has the flag)."""
+command line from `local_stack.components.databricks`, its own state dir and a free port), and SDK clients."""
 
 from __future__ import annotations
 
 import dataclasses
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,8 +17,6 @@ from local_stack import components
 from local_stack.config import StackConfig
 from local_stack.processes import open_private_log
 from tests.support.net import free_port
-
-FALLBACK_RUNNER = Path(__file__).with_name("fallback_runner.py")
 
 
 @dataclasses.dataclass
@@ -53,7 +47,7 @@ class Workspace:
 
 def start_server(config: StackConfig, log: Path) -> subprocess.Popen[bytes]:
     component = components.databricks(config)
-    argv = [*component.argv, "--runner", f"{sys.executable} {FALLBACK_RUNNER}", "--kill-grace", "3"]
+    argv = [*component.argv, "--kill-grace", "3"]
     fd = open_private_log(log)
     process = subprocess.Popen(argv, env=component.env, cwd=component.cwd, stdout=fd, stderr=fd)
     deadline = time.monotonic() + 30

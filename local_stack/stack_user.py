@@ -1,5 +1,6 @@
-"""Real-stack helpers of the emulator's integration tests: fresh user ids with their own topics and streams, and
-reading back what arrived (Kafka with `assign()`, Kinesis with boto3), so tests never mix with the demo's data.
+"""A throw-away user of a running local stack, for the benchmarks and the integration tests: a fresh user id with
+its own topics and streams, and reading back what arrived (Kafka with `assign()`, Kinesis with boto3 through
+`local_stack.aws`), so measurements and tests never mix with the demo's data.
 
     with StackUser(stack, db_url, state_dir) as user:      # topics created; deleted again afterwards
         run_batch(user.config, ...)
@@ -61,15 +62,13 @@ class StackUser:
                 )
 
     def kinesis(self) -> Any:
-        """A boto3 Kinesis client of the stack's LocalStack."""
-        import boto3
+        """A boto3 Kinesis client of the stack's LocalStack (the project's one LocalStack factory)."""
+        from local_stack.aws import localstack_client
 
-        return boto3.client(
+        return localstack_client(
             "kinesis",
             endpoint_url=self.stack.localstack_url,
-            region_name=self.stack.outputs.get("region", "us-east-1"),
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
+            region=self.stack.outputs.get("region", "us-east-1"),
         )
 
     def read_topic(self, dataset: str, expected: int, timeout: float = 60) -> list[dict]:

@@ -1,28 +1,26 @@
-# Databricks notebook source
-# MAGIC %md
-# MAGIC # Cleaning rules, one definition each, shared by the batch and the stream notebooks
-# MAGIC
-# MAGIC The rules of docs/data-contracts.md 3.6.
-# MAGIC
-# MAGIC Built-in Spark functions only (no Python UDFs).
-# MAGIC
-# MAGIC * every text column: the known placeholders and empty (or blank) strings become null;
-# MAGIC * pin: `index` renamed `ind`; `follower_count` to int (`k` x1,000, `M` x1,000,000, anything else null);
-# MAGIC   `save_location` without its `Local save in ` prefix;
-# MAGIC * geo: `coordinates = array(latitude, longitude)`, `timestamp` typed;
-# MAGIC * user: `user_name = first_name + " " + last_name` (null when either is missing), `date_joined` typed;
-# MAGIC * a record that cannot be parsed (`_corrupt_record` set) or has no key is rejected: counted and kept aside;
-# MAGIC * one row per `ind`: exact duplicates from at-least-once delivery collapse to one row; should two different
-# MAGIC   records share an `ind`, the smallest (column by column, nulls first) is kept, so every run agrees.
+"""The cleaning rules of docs/data-contracts.md 3.6, one definition each, shared by the batch and the stream
+notebooks. Built-in Spark functions only (no Python UDFs), no session needed: every function maps DataFrames or
+columns to DataFrames or columns.
 
-# COMMAND ----------
+* every text column: the known placeholders and empty (or blank) strings become null;
+* pin: `index` renamed `ind`; `follower_count` to int (`k` x1,000, `M` x1,000,000, anything else null);
+  `save_location` without its `Local save in ` prefix;
+* geo: `coordinates = array(latitude, longitude)`, `timestamp` typed;
+* user: `user_name = first_name + " " + last_name` (null when either is missing), `date_joined` typed;
+* a record that cannot be parsed (`_corrupt_record` set) or has no key is rejected: counted and kept aside;
+* one row per `ind`: exact duplicates from at-least-once delivery collapse to one row; should two different
+  records share an `ind`, the smallest (column by column, nulls first) is kept, so every run agrees.
 
-# MAGIC %run ./lake_access
+Timestamps without an offset are read in the session time zone: the notebooks set `spark.sql.session.timeZone`
+to `UTC`.
+"""
 
-# COMMAND ----------
+from __future__ import annotations
 
-from pyspark.sql import Column
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
+
+from .schemas import CLEAN_COLUMNS, CORRUPT_RECORD, RAW_KEYS
 
 PLACEHOLDERS = (
     "No description available Story format",
@@ -41,37 +39,19 @@ INT_MAX = 2147483647
 INT_MIN = -2147483648
 SAVE_LOCATION_PREFIX = "Local save in "
 
-CLEAN_COLUMNS = {
-    "pin": (
-        "ind",
-        "unique_id",
-        "title",
-        "description",
-        "follower_count",
-        "poster_name",
-        "tag_list",
-        "is_image_or_video",
-        "image_src",
-        "save_location",
-        "category",
-    ),
-    "geo": ("ind", "country", "coordinates", "timestamp"),
-    "user": ("ind", "user_name", "age", "date_joined"),
-}
-RAW_KEYS = {"pin": "index", "geo": "ind", "user": "ind"}
 
-
-def as_column(col):
+def as_column(col: str | Column) -> Column:
+    """`col` as a Column (a name becomes `F.col(name)`)."""
     return F.col(col) if isinstance(col, str) else col
 
 
-def null_if_placeholder(col) -> Column:
+def null_if_placeholder(col: str | Column) -> Column:
     """Null for a placeholder, an empty or blank string; the value otherwise."""
     c = as_column(col)
     return F.when((F.trim(c) == "") | c.isin(*PLACEHOLDERS), F.lit(None).cast("string")).otherwise(c)
 
 
-def follower_count_to_int(col) -> Column:
+def follower_count_to_int(col: str | Column) -> Column:
     """`538k` -> 538000, `2M` -> 2000000, `124` -> 124, `1.5k` -> 1500 (fractions floored); anything else null.
 
     One regular expression checks the form; the value is integer arithmetic on its parts (whole number x
@@ -89,24 +69,24 @@ def follower_count_to_int(col) -> Column:
     return F.when(text.rlike(FOLLOWER_COUNT_PATTERN) & (value <= INT_MAX), value.cast("int"))
 
 
-def strip_save_location(col) -> Column:
+def strip_save_location(col: str | Column) -> Column:
     """`Local save in /data/art` -> `/data/art`."""
     return F.regexp_replace(as_column(col), "^" + SAVE_LOCATION_PREFIX, "")
 
 
-def parse_datetime(col) -> Column:
+def parse_datetime(col: str | Column) -> Column:
     """ISO-8601 (`2020-01-02T03:04:05[.ffffff][+01:00]`) or `2020-01-02 03:04:05` to a timestamp; else null
     (a value without a date first, such as a bare time, too)."""
     c = as_column(col)
     return F.when(c.rlike(DATE_FIRST_PATTERN), F.try_to_timestamp(c))
 
 
-def is_rejected(dataset) -> Column:
+def is_rejected(dataset: str) -> Column:
     """True for a raw record that cannot be used: not parseable against the schema, or without its key."""
     return F.col(CORRUPT_RECORD).isNotNull() | F.col(RAW_KEYS[dataset]).isNull()
 
 
-def clean_pin(raw):
+def clean_pin(raw: DataFrame) -> DataFrame:
     """Typed, placeholder-free pin rows (`ind` first); one row per raw record."""
     return raw.select(
         F.col("index").alias("ind"),
@@ -123,7 +103,7 @@ def clean_pin(raw):
     )
 
 
-def clean_geo(raw):
+def clean_geo(raw: DataFrame) -> DataFrame:
     """`ind, country, coordinates, timestamp`; one row per raw record."""
     return raw.select(
         F.col("ind"),
@@ -133,7 +113,7 @@ def clean_geo(raw):
     )
 
 
-def clean_user(raw):
+def clean_user(raw: DataFrame) -> DataFrame:
     """`ind, user_name, age, date_joined`; one row per raw record."""
     return raw.select(
         F.col("ind"),
@@ -148,7 +128,7 @@ def clean_user(raw):
 CLEANERS = {"pin": clean_pin, "geo": clean_geo, "user": clean_user}
 
 
-def one_row_per_ind(df):
+def one_row_per_ind(df: DataFrame) -> DataFrame:
     """Collapse rows sharing an `ind` to one: the smallest row (column by column, nulls first)."""
     others = [c for c in df.columns if c != "ind"]
     return (
@@ -158,13 +138,13 @@ def one_row_per_ind(df):
     )
 
 
-def split_rejected(raw, dataset):
+def split_rejected(raw: DataFrame, dataset: str) -> tuple[DataFrame, DataFrame]:
     """(records to clean, rejected records) of one raw dataset."""
     rejected = is_rejected(dataset)
     return raw.where(~rejected).drop(CORRUPT_RECORD), raw.where(rejected)
 
 
-def clean_dataset(raw, dataset):
+def clean_dataset(raw: DataFrame, dataset: str) -> tuple[DataFrame, DataFrame]:
     """(cleaned table: one row per `ind`, rejected raw records) of one dataset."""
     valid, rejected = split_rejected(raw, dataset)
     return one_row_per_ind(CLEANERS[dataset](valid)).select(*CLEAN_COLUMNS[dataset]), rejected
