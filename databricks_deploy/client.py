@@ -74,11 +74,11 @@ def with_workspace(
 
 
 def current_user(client: WorkspaceClient) -> dict[str, str]:
-    """`userName` and `short_name` (the CLI's: the name before @, other characters as _) of the caller."""
-    import re
-
+    """`userName` and `short_name` of the caller: the name before @ with every character other than a letter or a
+    digit replaced by _, as the Databricks CLI makes it (`${workspace.current_user.short_name}`)."""
     name = client.current_user.me().user_name or ""
-    return {"userName": name, "short_name": re.sub(r"[^A-Za-z0-9]", "_", name.split("@")[0]).lower()}
+    short = "".join(c if c.isalnum() else "_" for c in name.split("@")[0])
+    return {"userName": name, "short_name": short}
 
 
 def _first_line(exc: BaseException) -> str:

@@ -187,3 +187,20 @@ def test_the_cli_exits_non_zero_when_the_dag_run_fails(on_stack):
     assert done.returncode == 1
     assert "run_batch_job    failed" in done.stdout
     assert "error: the DAG run failed" in done.stderr
+
+
+def test_the_dev_target_asks_the_workspace_who_you_are_for_its_prefix(on_stack, monkeypatch, capsys):
+    monkeypatch.setenv("DATABRICKS_HOST", on_stack.url)
+    monkeypatch.setenv("DATABRICKS_TOKEN", on_stack.token)
+    assert (
+        deploy_main(["deploy-job", "-t", "dev", "--var", "instance_profile_arn=arn:x", "--only", "batch"])
+        == 0
+    )
+    me = on_stack.client.current_user.me().user_name
+    short = "".join(c if c.isalnum() else "_" for c in me.split("@")[0])  # the CLI's short_name
+    name = f"[dev {short}] {USER}-pinterest-batch"
+    assert f"created job {name!r}" in capsys.readouterr().out
+    job = on_stack.client.jobs.get(find_job(on_stack.client, name)).settings
+    assert job.schedule.pause_status.value == "PAUSED" and job.tags["dev"] == short
+    path = job.tasks[0].notebook_task.notebook_path
+    assert path == "/Shared/.bundle/pinterest_pipeline/dev/files/notebooks/batch"

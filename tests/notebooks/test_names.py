@@ -70,12 +70,16 @@ def test_the_names_of_one_user_id() -> None:
         names.table_prefix("")
 
 
-def test_the_deploy_defaults_and_the_emulators_use_these_names() -> None:
-    from databricks_deploy import defaults
+def test_the_bundles_jobs_and_the_emulators_use_these_names() -> None:
+    from databricks_deploy.bundle import load_bundle
     from emulation.names import DATASETS, PipelineNames
 
-    assert defaults.STREAM_TRIGGERS is names.TRIGGERS
-    assert defaults.INITIAL_POSITIONS is names.INITIAL_POSITIONS
-    assert defaults.KINESIS_AUTH_MODES is names.KINESIS_AUTH_MODES
+    jobs = load_bundle(target="local").jobs
+    batch = jobs["pinterest_batch"].settings["tasks"][0]["notebook_task"]["base_parameters"]
+    stream = jobs["pinterest_stream"].settings["tasks"][0]["notebook_task"]["base_parameters"]
+    assert batch["lake_access"] in names.LAKE_ACCESS_MODES
+    assert stream["trigger"] in names.TRIGGERS
+    assert stream["initial_position"] in names.INITIAL_POSITIONS
+    assert stream["kinesis_auth"] in names.KINESIS_AUTH_MODES
     assert DATASETS is names.DATASETS
     assert PipelineNames("jane.doe").table("user") == names.stream_table("jane.doe", "user")
