@@ -28,29 +28,6 @@ USER_ID = "bench"
 SIZES = (11_000, 100_000, 1_000_000)
 CHUNK = 10_000
 
-PLACEHOLDERS = (
-    "No description available Story format",
-    "No description available",
-    "User Info Error",
-    "Image src error.",
-    "N,o, ,T,a,g,s, ,A,v,a,i,l,a,b,l,e",
-    "No Title Data Available",
-)
-
-
-PIN_CLEAN_COLUMNS = (
-    "unique_id",
-    "title",
-    "description",
-    "follower_count",
-    "poster_name",
-    "tag_list",
-    "is_image_or_video",
-    "image_src",
-    "save_location",
-    "category",
-)
-
 
 def lake_for(rows: int) -> Path:
     """The cached generated lake of `rows` events per table (written on first use, flush size 10,000)."""
@@ -119,6 +96,9 @@ def duckdb_sql(lake: Path) -> list[str]:
     """DuckDB statements: the cleaning of docs/data-contracts.md 3.6, then one `CREATE TABLE <result>` per
     result of docs/data-contracts.md 3.7."""
     topic = f"{lake}/topics/{USER_ID}"
+    from notebooks.pinterest_pipeline.cleaning import PLACEHOLDERS
+    from notebooks.pinterest_pipeline.schemas import CLEAN_COLUMNS
+
     holders = ", ".join("'" + p.replace("'", "''") + "'" for p in PLACEHOLDERS)
 
     def read(dataset: str, columns: str) -> str:
@@ -167,7 +147,7 @@ def duckdb_sql(lake: Path) -> list[str]:
         " poster_name, ph(tag_list) AS tag_list, ph(is_image_or_video) AS is_image_or_video, ph(image_src) AS"
         " image_src, regexp_replace(ph(save_location), '^Local save in ', '') AS save_location, ph(category) AS"
         f' category FROM {read("pin", pin_cols)} WHERE "index" IS NOT NULL) '
-        + one_per_ind(*PIN_CLEAN_COLUMNS),
+        + one_per_ind(*CLEAN_COLUMNS["pin"][1:]),
         "CREATE TABLE geo AS SELECT * FROM (SELECT ind, ph(country) AS country, [latitude, longitude] AS"
         f" coordinates, try_cast(ph(timestamp) AS TIMESTAMP) AS timestamp FROM {read('geo', geo_cols)}"
         " WHERE ind IS NOT NULL) " + one_per_ind("country", "coordinates", "timestamp"),
