@@ -15,12 +15,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import contextlib
 import hmac
 import logging
 import os
-import socket
-import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from email.parser import BytesParser
@@ -38,13 +35,12 @@ from databricks_local.workspace.executor import DEFAULT_RUNNER, Executor
 from databricks_local.workspace.jobs import USER, Jobs
 from databricks_local.workspace.objects import Workspace
 from databricks_local.workspace.store import Store
-from local_stack.rest_proxy.connection import Connection, WebServer
+from local_stack.rest_proxy.connection import Connection, LoopbackHttpServer, WebServer
 
 log = logging.getLogger("databricks_workspace")
 
 JSON_TYPE = "application/json"
 MAX_BODY_BYTES = 16 * 1024 * 1024  # a 10 MB import, base64-encoded, fits
-MAX_LINE = 65536
 DEFAULT_REQUEST_TIMEOUT = 30.0
 DEFAULT_IDLE_TIMEOUT = 75.0
 DEFAULT_MAX_CONNECTIONS = 256
@@ -82,6 +78,8 @@ class WorkspaceConnection(Connection):
 
 
 class _WorkspaceWebServer(WebServer):
+    """aiohttp's low-level server, making `WorkspaceConnection`s."""
+
     def __call__(self) -> WorkspaceConnection:  # type: ignore[override]
         return WorkspaceConnection(self, proxy=self._proxy, loop=self._loop, **self._kwargs)
 
@@ -89,8 +87,12 @@ class _WorkspaceWebServer(WebServer):
 Handler = Callable[[dict[str, Any], bytes | None], Awaitable[Any] | Any]
 
 
-class WorkspaceServer:
+class WorkspaceServer(LoopbackHttpServer):
     """A bound local workspace over one state directory."""
+
+    web_server_class = _WorkspaceWebServer
+    backlog = 256
+    drain_timeout = 5.0
 
     def __init__(
         self,
@@ -109,8 +111,7 @@ class WorkspaceServer:
     ) -> None:
         if not token:
             raise ValueError("the workspace needs a token")
-        self.socket = socket.create_server(address, backlog=256)
-        self.server_address: tuple[str, int] = self.socket.getsockname()[:2]
+        super().__init__(address)
         host, port = self.server_address
         self.url = public_url or f"http://{host}:{port}"
         self.token = token.encode()
@@ -126,13 +127,7 @@ class WorkspaceServer:
         self.max_connections = max_connections
         self.open_connections = 0
         self.refused = 0
-        self.closing = False
         self.executor: Executor | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._running = threading.Event()
-        self._done = threading.Event()
-        self._shutdown_requested = False
         self.routes: dict[tuple[str, str], Handler] = self._routes()
 
     # --- routes ------------------------------------------------------------------------------------
@@ -251,16 +246,7 @@ class WorkspaceServer:
         return {}
 
     # --- life cycle ----------------------------------------------------------------------------------
-    def serve_forever(self) -> None:
-        """Serve until `shutdown()`."""
-        try:
-            asyncio.run(self._serve())
-        finally:
-            self._done.set()
-
-    async def _serve(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
+    async def _on_start(self) -> None:
         self.executor = Executor(
             self.jobs,
             self.workspace,
@@ -270,39 +256,10 @@ class WorkspaceServer:
             kill_grace=self.kill_grace,
         )
         self.executor.recover()
-        web_server = _WorkspaceWebServer(
-            self._dispatch,
-            proxy=self,
-            keepalive_timeout=self.idle_timeout,
-            max_line_size=MAX_LINE,
-            max_field_size=MAX_LINE,
-            access_log=None,
-            lingering_time=2.0,
-        )
-        server = await self._loop.create_server(web_server, sock=self.socket, backlog=256)
-        self._running.set()
-        if self._shutdown_requested:
-            self._stop.set()
-        await self._stop.wait()
-        self.closing = True
-        server.close()
-        await self.executor.shutdown()
-        for connection in list(
-            web_server.connections
-        ):  # idle keep-alive connections: close now, not at the timeout
-            if not connection._request_in_progress:
-                connection.close()
-        await web_server.shutdown(5.0)
 
-    def shutdown(self) -> None:
-        """Stop serving (from another thread): the active runs are stopped, the requests in flight answered."""
-        self._shutdown_requested = True
-        if self._done.is_set() or not self._running.wait(10):
-            return
-        assert self._loop is not None and self._stop is not None
-        with contextlib.suppress(RuntimeError):  # the loop already closed: it stopped meanwhile
-            self._loop.call_soon_threadsafe(self._stop.set)
-        self._done.wait()
+    async def _on_stop(self) -> None:
+        assert self.executor is not None
+        await self.executor.shutdown()
 
     def server_close(self) -> None:
         self.socket.close()

@@ -6,13 +6,18 @@ framing, chunked bodies and keep-alive, adding what aiohttp lacks and nothing el
 - errors aiohttp's parser answers itself (a malformed request line or Content-Length, a broken chunked body) get
   Confluent's JSON body;
 - a client that half-closes after its request still gets the answer.
+
+`LoopbackHttpServer` is the server life cycle around it, shared with the local Databricks workspace.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
+import socket
+import threading
 from http import HTTPStatus
 from typing import Any, Protocol
 
@@ -214,3 +219,80 @@ class WebServer(web.Server):
 
     def __call__(self) -> RequestHandler:
         return Connection(self, proxy=self._proxy, loop=self._loop, **self._kwargs)
+
+
+class LoopbackHttpServer:
+    """The life cycle both local HTTP services share (the REST Proxy, the local Databricks workspace): a bound
+    socket, aiohttp's low-level server with `Connection` (request deadline, connection cap) serving `_dispatch`
+    on an event loop in the thread that calls `serve_forever()`, until `shutdown()` from another thread. At
+    shutdown the listener closes, `_on_stop()` runs, idle keep-alive connections close at once and the requests
+    in flight get `drain_timeout` s to be answered. Subclasses set `open_connections`, `max_connections`, `refused`
+    and `request_timeout` (`ConnectionLimits`), `idle_timeout` and `drain_timeout`, and write `_dispatch`."""
+
+    web_server_class: type[WebServer] = WebServer
+    backlog = 1024
+    max_line = 65536
+    idle_timeout: float
+    drain_timeout: float
+
+    def __init__(self, address: tuple[str, int]) -> None:
+        self.socket = socket.create_server(address, backlog=self.backlog)
+        self.server_address: tuple[str, int] = self.socket.getsockname()[:2]
+        self.closing = False  # set at shutdown: answer the request in progress, then close the connection
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._running = threading.Event()
+        self._done = threading.Event()
+        self._shutdown_requested = False
+
+    async def _dispatch(self, request: web.BaseRequest) -> web.StreamResponse:
+        raise NotImplementedError
+
+    async def _on_start(self) -> None:
+        """Runs on the loop before the first connection is accepted."""
+
+    async def _on_stop(self) -> None:
+        """Runs on the loop once the listener is closed, before the connections drain."""
+
+    def serve_forever(self, poll_interval: float | None = None) -> None:
+        """Serve until `shutdown()`. (`poll_interval` is accepted for socketserver compatibility.)"""
+        try:
+            asyncio.run(self._serve())
+        finally:
+            self._done.set()
+
+    async def _serve(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        await self._on_start()
+        web_server = self.web_server_class(
+            self._dispatch,
+            proxy=self,  # type: ignore[arg-type]  # subclasses carry the ConnectionLimits fields
+            keepalive_timeout=self.idle_timeout,
+            max_line_size=self.max_line,
+            max_field_size=self.max_line,
+            access_log=None,
+            lingering_time=2.0,
+        )
+        server = await self._loop.create_server(web_server, sock=self.socket, backlog=self.backlog)
+        self._running.set()
+        if self._shutdown_requested:
+            self._stop.set()
+        await self._stop.wait()
+        self.closing = True
+        server.close()
+        await self._on_stop()
+        for connection in list(web_server.connections):  # idle keep-alive connections: close now
+            if not connection._request_in_progress:
+                connection.close()
+        await web_server.shutdown(self.drain_timeout)
+
+    def shutdown(self) -> None:
+        """Stop serving (from another thread) and wait until the requests in flight are answered."""
+        self._shutdown_requested = True
+        if self._done.is_set() or not self._running.wait(10):
+            return
+        assert self._loop is not None and self._stop is not None
+        with contextlib.suppress(RuntimeError):  # the loop already closed: it stopped meanwhile
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._done.wait()

@@ -10,8 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +20,7 @@ from urllib.parse import unquote
 from aiohttp import http_exceptions, web
 
 from local_stack.rest_proxy import contract
-from local_stack.rest_proxy.connection import Connection, WebServer, json_response
+from local_stack.rest_proxy.connection import Connection, LoopbackHttpServer, json_response
 from local_stack.rest_proxy.consumer_routes import (
     CONSUMER_CONTENT_TYPES,
     INSTANCE_ROUTES,
@@ -57,12 +55,11 @@ from local_stack.rest_proxy.validation import (
 
 log = logging.getLogger("rest_proxy")
 
-MAX_LINE = 65536
 EXPIRY_INTERVAL = 1.0
 # --- the API -------------------------------------------------------------------------------------------------
 
 
-class ProxyServer:
+class ProxyServer(LoopbackHttpServer):
     """A bound proxy: `serve_forever()` runs it (in the calling thread), `shutdown()` (from any other thread)
     stops it after the requests in flight are answered, `server_close()` releases the socket and the threads.
     One `KafkaGateway` (producer) and one `ConsumerManager` are shared by every request."""
@@ -81,8 +78,7 @@ class ProxyServer:
     ) -> None:
         if request_timeout <= 0 or idle_timeout <= 0 or max_connections < 1:
             raise ValueError("request_timeout and idle_timeout must be > 0, max_connections >= 1")
-        self.socket = socket.create_server(address, backlog=1024)
-        self.server_address: tuple[str, int] = self.socket.getsockname()[:2]
+        super().__init__(address)
         self.gateway = gateway
         self.consumers = consumers
         self.request_timeout = request_timeout
@@ -91,58 +87,20 @@ class ProxyServer:
         self.drain_timeout = drain_timeout
         self.open_connections = 0
         self.refused = 0  # connections answered 503 (for tests and logs)
-        self.closing = False  # set at shutdown: answer the request in progress, then close the connection
         self._executor = ThreadPoolExecutor(worker_threads, thread_name_prefix="kafka-call")
         # consumer calls (a records read waits up to its timeout) get threads of their own: produce never waits
         self._consumer_executor = ThreadPoolExecutor(worker_threads, thread_name_prefix="consumer-call")
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._running = threading.Event()
-        self._done = threading.Event()
-        self._shutdown_requested = False
 
     # lifecycle --------------------------------------------------------------------------------------------
-    def serve_forever(self, poll_interval: float | None = None) -> None:
-        """Serve until `shutdown()`. (`poll_interval` is accepted for socketserver compatibility.)"""
-        try:
-            asyncio.run(self._serve())
-        finally:
-            self._done.set()
-
-    async def _serve(self) -> None:
-        self._loop = asyncio.get_running_loop()
+    async def _on_start(self) -> None:
+        assert self._loop is not None
         self._loop.set_default_executor(self._executor)
-        self._stop = asyncio.Event()
-        web_server = WebServer(
-            self._dispatch,
-            proxy=self,
-            keepalive_timeout=self.idle_timeout,
-            max_line_size=MAX_LINE,
-            max_field_size=MAX_LINE,
-            access_log=None,
-            lingering_time=2.0,
-        )
-        server = await self._loop.create_server(web_server, sock=self.socket, backlog=1024)
-        expiry = asyncio.create_task(self._expire_idle_consumers())
-        self._running.set()
-        if self._shutdown_requested:
-            self._stop.set()
-        await self._stop.wait()
-        self.closing = True
-        server.close()
-        await web_server.shutdown(self.drain_timeout)
-        expiry.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await expiry
+        self._expiry = asyncio.create_task(self._expire_idle_consumers())
 
-    def shutdown(self) -> None:
-        """Stop serving (from another thread) and wait until the requests in flight are answered."""
-        self._shutdown_requested = True
-        if not self._running.wait(10):
-            return
-        assert self._loop is not None and self._stop is not None
-        self._loop.call_soon_threadsafe(self._stop.set)
-        self._done.wait()
+    async def _on_stop(self) -> None:
+        self._expiry.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._expiry
 
     def server_close(self) -> None:
         """Release the socket, the consumer instances and the worker threads."""
