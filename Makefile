@@ -85,7 +85,7 @@ test: setup ## Run the whole test suite (brings the local stack up itself and st
 	$(AF_VENV)/bin/python -m pytest tests/airflow -p no:cacheprovider
 
 # --- local stack -----------------------------------------------------------------------------------
-local-up: $(VENV)/.installed $(LS_VENV)/.installed $(KINESIS_LOCAL)/.installed ## Start LocalStack, Tansu, REST Proxy, S3 sink and apply terraform/envs/local (STACK=host|docker)
+local-up: $(VENV)/.installed $(LS_VENV)/.installed $(KINESIS_LOCAL)/.installed ## Start LocalStack, Tansu, REST Proxy, S3 sink, the local Databricks workspace and apply terraform/envs/local (STACK=host|docker)
 	$(PY) -m local_stack up --stack $(STACK) $(if $(REAPPLY),--reapply)
 
 local-down: $(VENV)/.installed ## Stop every local component this project started (by PID)
