@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -113,3 +114,41 @@ def test_batch_notebook_on_a_tiny_lake_exits_0(tmp_path: Path) -> None:
     )
     assert (out / "cleaned" / "pin" / "_delta_log").is_dir()
     assert (out / "report.html").is_file()
+
+
+@pytest.mark.spark
+@pytest.mark.integration
+def test_stream_notebook_run_on_small_streams_exits_0(stack: Any, tmp_path: Path) -> None:
+    """`make run-stream` (availableNow) on a throw-away user's streams: Kinesis source, Delta MERGE, clean exit."""
+    from emulation.generator import generate_tables
+    from emulation.names import DATASETS, SOURCE_TABLES
+    from emulation.payloads import record_value, to_json_bytes
+    from emulation.source_db import KEY
+    from local_stack.stack_user import StackUser
+
+    tables = generate_tables(rows=20, seed=5)
+    with StackUser(stack, "sqlite://", tmp_path / "user", prefix="entry", topics=False, streams=True) as user:
+        kinesis = user.kinesis()
+        for dataset in DATASETS:
+            table = SOURCE_TABLES[dataset]
+            records = [
+                {"Data": to_json_bytes(record_value(row)), "PartitionKey": str(row[KEY[table]])}
+                for row in tables[table]
+            ]
+            kinesis.put_records(StreamName=user.config.names.stream(dataset), Records=records)
+        out = tmp_path / "stream"
+        done = run(
+            [
+                "-m",
+                "local_stack.notebook_runner",
+                "stream",
+                "--user-id",
+                user.config.user_id,
+                "--out",
+                str(out),
+            ],
+            tmp_path,
+            timeout=240,
+        )
+    assert "stream run:" in done.stdout
+    assert len(list((out / "tables").glob("*_table/_delta_log"))) == 3
