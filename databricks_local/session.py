@@ -24,8 +24,11 @@ from pyspark.sql import SparkSession
 REPO_ROOT = Path(__file__).resolve().parents[1]
 #: Driver heap. The whole local "cluster" (driver = executor in local mode) stays under 2 GB.
 DRIVER_MEMORY = os.environ.get("NOTEBOOK_RUNNER_DRIVER_MEMORY", "1g")
-#: Quick start for short runs (tests): C1 JIT only and the serial GC (docs/data-contracts.md 5).
-QUICK_JAVA_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+#: Quick start for short runs (tests): C1 JIT only and the serial GC (docs/data-contracts.md 5). C1 alone gets the
+#: client VM's 48 MB code cache by default, which one test session's JVM (hundreds of notebooks, sessions and
+#: Python data sources) fills: "Out of space in CodeCache for adapters", then the JVM dies. 240 MB is what tiered
+#: compilation reserves anyway; it is reserved address space, committed only as code is compiled.
+QUICK_JAVA_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=240m -XX:+UseSerialGC"
 #: Throughput for big runs (`make run-batch`, benchmarks): the full JIT (C1 alone is 4x slower on JSON parsing)
 #: with less inlining. A run of a minute spends as much CPU compiling as computing (`-XX:+CITime`: 53 s of JIT for
 #: 43 s of cleaning on 2 cores); smaller inlining budgets cut the compile time by a third and the cleaning to 37 s.
