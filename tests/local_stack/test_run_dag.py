@@ -29,6 +29,7 @@ from local_stack import components
 from local_stack.config import StackConfig
 from local_stack.processes import open_private_log
 from local_stack.run_dag import DAG_ID, prepare, run_dag
+from tests.support.aborts import assert_no_abort
 from tests.support.net import free_port
 
 pytestmark = pytest.mark.spark
@@ -145,6 +146,12 @@ def test_the_dag_runs_the_batch_job_by_name_and_checks_the_nine_results(on_stack
     assert len(counts) == 9 and all(int(v) > 0 for v in counts.values())
     summary = result.summary()
     assert "run_batch_job    success" in summary and f"DAG run {DAG_ID}: success in" in summary
+    # the Airflow process and the job run's notebook runner both exited cleanly (issue 19: no abort at exit)
+    assert_no_abort(result.log.read_text(), "make run-dag's Airflow process")
+    run_logs = list((on_stack.state / "databricks" / "runs").rglob("output.log"))
+    assert run_logs, "the job run left no runner log"
+    for run_log in run_logs:
+        assert_no_abort(run_log.read_text(), f"the job run's notebook runner ({run_log})")
 
 
 def test_a_failing_notebook_fails_the_dag_run_at_the_trigger_task_with_its_error(on_stack):
