@@ -1,4 +1,7 @@
-"""Fixtures for the deploy tests: the fake Databricks server, an SDK client on it, and an environment
+"""Fixtures for the deploy tests: the real local workspace server (one per session, started as `make local-up`
+starts it: the component's command line from `local_stack.components.databricks`, its own state dir and a free
+port; import and deploy need no Spark, so it starts in well under a second), emptied before each test, and an SDK
+client on it; the fake Databricks server only for the faults the real one cannot be made to produce; an environment
 with no Databricks configuration at all (so a developer's ~/.databrickscfg never leaks in) and an empty state
 directory (so `make apply`'s outputs of a real deployment never leak in either)."""
 
@@ -12,7 +15,14 @@ from pathlib import Path
 import pytest
 from databricks.sdk import WorkspaceClient
 
+from tests.databricks_deploy.local_workspace import LocalWorkspace, running_workspace
 from tests.support.fake_databricks import FakeDatabricks
+
+
+@pytest.fixture(scope="session")
+def local_workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalWorkspace]:
+    with running_workspace(tmp_path_factory.mktemp("stack")) as workspace:
+        yield workspace
 
 
 @pytest.fixture
@@ -38,19 +48,32 @@ def aws_outputs(no_databricks_config, tmp_path) -> Callable[..., Path]:
 
 
 @pytest.fixture
+def workspace(local_workspace: LocalWorkspace, no_databricks_config) -> LocalWorkspace:
+    """The local workspace, emptied, in an environment without Databricks configuration."""
+    local_workspace.empty()
+    return local_workspace
+
+
+@pytest.fixture
+def client(workspace: LocalWorkspace) -> WorkspaceClient:
+    return workspace.client
+
+
+@pytest.fixture
+def env_auth(workspace: LocalWorkspace, monkeypatch: pytest.MonkeyPatch) -> LocalWorkspace:
+    """DATABRICKS_HOST / DATABRICKS_TOKEN pointing at the local workspace (the SDK's standard configuration)."""
+    monkeypatch.setenv("DATABRICKS_HOST", workspace.url)
+    monkeypatch.setenv("DATABRICKS_TOKEN", workspace.token)
+    return workspace
+
+
+@pytest.fixture
 def fake(no_databricks_config) -> Iterator[FakeDatabricks]:
+    """The fake server: only for faults the real workspace cannot be made to produce (see each test's reason)."""
     with FakeDatabricks() as server:
         yield server
 
 
 @pytest.fixture
-def client(fake: FakeDatabricks) -> WorkspaceClient:
+def fake_client(fake: FakeDatabricks) -> WorkspaceClient:
     return WorkspaceClient(host=fake.url, token=fake.token)
-
-
-@pytest.fixture
-def env_auth(fake: FakeDatabricks, monkeypatch: pytest.MonkeyPatch) -> FakeDatabricks:
-    """DATABRICKS_HOST / DATABRICKS_TOKEN pointing at the fake (the SDK's standard configuration)."""
-    monkeypatch.setenv("DATABRICKS_HOST", fake.url)
-    monkeypatch.setenv("DATABRICKS_TOKEN", fake.token)
-    return fake

@@ -1,6 +1,11 @@
 """The CLI (`python -m databricks_deploy`): help, dry runs with no workspace, the no-auth error, and both
-commands end to end against the fake, through DATABRICKS_HOST / DATABRICKS_TOKEN and through the local stack's
-outputs (`--target local`): what deploy-job creates is the bundle's jobs except the fields a deploy resolves."""
+commands end to end against the real local workspace, through DATABRICKS_HOST / DATABRICKS_TOKEN, a
+~/.databrickscfg profile and the local stack's outputs (`--target local`), checked through its API: what
+deploy-job creates is the bundle's jobs except the fields a deploy resolves.
+
+One test stays on the fake (`tests/support/fake_databricks.py`): an API that fails in the middle of a command (a
+500 from `jobs/list` after the workspace answered), which the local workspace cannot be made to answer; its one
+real API error, a wrong token, is tested on it."""
 
 from __future__ import annotations
 
@@ -15,10 +20,12 @@ from typing import Any
 
 import pytest
 import yaml
+from databricks.sdk.service.workspace import ExportFormat
 
 from databricks_deploy.__main__ import REPO_ROOT, main
 from databricks_deploy.bundle import load_bundle
 from databricks_deploy.discovery import find_notebooks
+from tests.databricks_deploy.local_workspace import SERVER_DEFAULTS
 
 ARN = "arn:aws:iam::123456789012:instance-profile/pdp-zed-databricks"
 PROD_FOLDER = "/Shared/pinterest-pipeline/files/notebooks"
@@ -75,7 +82,8 @@ def assert_deployed_equals_bundle(stored: dict[str, Any], key: str) -> None:
             assert theirs == ours, (where, ours, theirs)
 
     compare(raw, stored, key)
-    assert set(stored) == set(raw), "the deploy added or dropped a top-level setting"
+    added = set(stored) - set(raw)
+    assert added <= SERVER_DEFAULTS, f"the deploy added top-level settings {added - SERVER_DEFAULTS}"
 
 
 @pytest.mark.parametrize("command", [[], ["import-notebooks"], ["deploy-job"]])
@@ -162,38 +170,41 @@ def test_the_local_target_without_a_stack_is_a_clear_error(no_databricks_config,
     assert "make local-up" in capsys.readouterr().err
 
 
-def test_profile_from_databrickscfg(fake, tmp_path, monkeypatch, capsys):
+def test_profile_from_databrickscfg(workspace, tmp_path, monkeypatch, capsys):
     cfg = tmp_path / "databrickscfg"
-    cfg.write_text(f"[dev]\nhost = {fake.url}\ntoken = {fake.token}\n")
+    cfg.write_text(f"[dev]\nhost = {workspace.url}\ntoken = {workspace.token}\n")
     monkeypatch.setenv("DATABRICKS_CONFIG_FILE", str(cfg))
     assert main(["import-notebooks", "-t", "prod", "--profile", "dev"]) == 0
-    assert fake.calls_to("/api/2.0/workspace/import")
+    for nb in repo_notebooks():
+        assert workspace.client.workspace.get_status(nb.remote).object_type.value == nb.kind
 
 
 def test_import_notebooks_end_to_end_imports_the_repo_notebooks(env_auth, capsys):
-    fake = env_auth
+    client = env_auth.client
     notebooks = repo_notebooks()
     assert main(["import-notebooks", "-t", "prod"]) == 0
-    sent = {c.body["path"]: c.body for c in fake.calls_to("/api/2.0/workspace/import")}
-    assert set(sent) == {nb.remote for nb in notebooks}
+    stored = {o.path: o for o in client.workspace.list(PROD_FOLDER, recursive=True)}
+    assert set(stored) == {nb.remote for nb in notebooks}
     for nb in notebooks:
-        assert base64.b64decode(sent[nb.remote]["content"]) == nb.local.read_bytes()
+        assert stored[nb.remote].object_type.value == nb.kind
+        exported = client.workspace.export(nb.remote, format=ExportFormat.SOURCE).content or ""
+        assert base64.b64decode(exported) == nb.local.read_bytes()
     assert f"{len(notebooks)} created" in capsys.readouterr().out
 
-    fake.calls.clear()
     assert main(["import-notebooks", "-t", "prod"]) == 0
-    assert fake.calls_to("/api/2.0/workspace/import") == []
+    again = {o.path: o.modified_at for o in client.workspace.list(PROD_FOLDER, recursive=True)}
+    assert again == {path: o.modified_at for path, o in stored.items()}  # nothing was written again
     assert f"{len(notebooks)} unchanged" in capsys.readouterr().out
 
 
 def test_deploy_job_creates_the_bundles_jobs_and_is_idempotent(env_auth, capsys):
-    fake = env_auth
     argv = ["deploy-job", "-t", "prod", "--var", f"instance_profile_arn={ARN}"]
     assert main(argv) == 0
     first = capsys.readouterr().out.splitlines()
+    ids = env_auth.jobs()
     assert main(argv) == 0
     second = capsys.readouterr().out.splitlines()
-    ids = {job["settings"]["name"]: job_id for job_id, job in fake.jobs.items()}
+    assert env_auth.jobs() == ids  # the same two jobs, reset
     assert sorted(ids) == ["demo-pinterest-batch", "demo-pinterest-stream"]
     assert first == [f"created job {name!r}: job_id {job_id}" for name, job_id in ids.items()]
     assert second == [f"updated job {name!r}: job_id {job_id}" for name, job_id in ids.items()]
@@ -201,19 +212,22 @@ def test_deploy_job_creates_the_bundles_jobs_and_is_idempotent(env_auth, capsys)
         ("pinterest_batch", "demo-pinterest-batch"),
         ("pinterest_stream", "demo-pinterest-stream"),
     ]:
-        assert_deployed_equals_bundle(fake.jobs[ids[name]]["settings"], key)
+        assert_deployed_equals_bundle(env_auth.settings(ids[name]), key)
 
 
-def test_the_local_target_reads_host_and_token_from_the_stacks_outputs(
-    fake, no_databricks_config, tmp_path, capsys
-):
-    write_local_outputs(tmp_path / "state", fake.url, fake.token)
+def test_the_local_target_reads_host_and_token_from_the_stacks_outputs(workspace, tmp_path, capsys):
+    write_local_outputs(tmp_path / "state", workspace.url, workspace.token)
     assert main(["import-notebooks", "-t", "local"]) == 0
     assert main(["deploy-job", "-t", "local", "--only", "batch"]) == 0
     assert "created job 'demo-pinterest-batch'" in capsys.readouterr().out
-    (job,) = fake.jobs.values()
-    notebook = job["settings"]["tasks"][0]["notebook_task"]["notebook_path"]
-    assert fake.workspace[notebook]["object_type"] == "NOTEBOOK"  # the job runs what the import put there
+    (job_id,) = workspace.jobs().values()
+    job = workspace.client.jobs.get(job_id).settings
+    assert job.name == "demo-pinterest-batch"
+    notebook = job.tasks[0].notebook_task.notebook_path
+    status = workspace.client.workspace.get_status(notebook)  # the job runs what the import put there
+    assert status.object_type.value == "NOTEBOOK" and status.language.value == "PYTHON"
+    source = workspace.client.workspace.export(notebook, format=ExportFormat.SOURCE).content or ""
+    assert base64.b64decode(source) == (REPO_ROOT / "notebooks" / "batch.py").read_bytes()
 
 
 def test_a_setting_changed_in_the_bundle_changes_what_deploy_creates(env_auth, tmp_path, capsys):
@@ -224,17 +238,31 @@ def test_a_setting_changed_in_the_bundle_changes_what_deploy_creates(env_auth, t
     jobs = root / "resources" / "pinterest.jobs.yml"
     jobs.write_text(jobs.read_text().replace("num_workers: 1", "num_workers: 3"))
     assert main(["deploy-job", "--bundle", str(root), "-t", "prod", "--var", "instance_profile_arn=x"]) == 0
-    for job in env_auth.jobs.values():
-        assert job["settings"]["job_clusters"][0]["new_cluster"]["num_workers"] == 3
+    ids = env_auth.jobs()
+    assert len(ids) == 2
+    for job_id in ids.values():
+        assert env_auth.client.jobs.get(job_id).settings.job_clusters[0].new_cluster.num_workers == 3
 
 
-def test_an_api_error_is_reported_without_traceback(env_auth, capsys):
-    env_auth.fail("GET", "/api/2.2/jobs/list", 403, "PERMISSION_DENIED", "cannot list jobs")
+def test_a_wrong_token_is_reported_without_traceback(workspace, monkeypatch, capsys):
+    monkeypatch.setenv("DATABRICKS_HOST", workspace.url)
+    monkeypatch.setenv("DATABRICKS_TOKEN", "dapi-wrong")
     assert main(["deploy-job", "-t", "prod", "--var", "instance_profile_arn=x"]) == 1
     err = capsys.readouterr().err
-    assert "\nerror: Databricks API: cannot list jobs" in err or err.startswith(
-        "error: Databricks API: cannot"
-    )
+    assert err.startswith("error: Databricks API: Invalid access token.") and "Traceback" not in err
+    assert "dapi-wrong" not in err
+    assert workspace.jobs() == {}
+
+
+def test_an_api_failure_mid_command_is_reported_without_traceback(fake, monkeypatch, capsys):
+    """On the fake: the local workspace cannot be made to fail `jobs/list` with a 500 while it answers the rest."""
+    monkeypatch.setenv("DATABRICKS_HOST", fake.url)
+    monkeypatch.setenv("DATABRICKS_TOKEN", fake.token)
+    fake.fail("GET", "/api/2.2/jobs/list", 500, "INTERNAL_ERROR", "cannot list jobs")
+    assert main(["deploy-job", "-t", "prod", "--var", "instance_profile_arn=x"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: Databricks API: cannot list jobs") and "Traceback" not in err
+    assert fake.jobs == {}
 
 
 def test_an_unknown_job_in_only_is_an_error(no_databricks_config, capsys):
