@@ -365,6 +365,10 @@ class KinesisStreamReader(SimpleDataSourceStreamReader):
         rows: list[Row] = []
         last = after
         stop = int(until) if until else None
+        # A kept iterator may give the last record read again (LocalStack's engine hands out a NextShardIterator
+        # at the last record of a page that caught up): sequence numbers only grow within a shard, so anything at
+        # or before `after` was read already and is skipped, and the offset always moves past what is returned.
+        floor = int(after) if after else -1
         while iterator and len(rows) < self.max_records:
             asked = min(self.fetch_limit, self.max_records - len(rows))
             try:
@@ -375,7 +379,10 @@ class KinesisStreamReader(SimpleDataSourceStreamReader):
             records = page.get("Records", [])
             iterator = page.get("NextShardIterator")
             for record in records:
-                if stop is not None and int(record["SequenceNumber"]) > stop:
+                sequence = int(record["SequenceNumber"])
+                if sequence <= floor:
+                    continue
+                if stop is not None and sequence > stop:
                     return rows
                 rows.append(_row(stream, shard, record))
                 last = record["SequenceNumber"]

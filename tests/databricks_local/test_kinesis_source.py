@@ -89,6 +89,27 @@ def test_reads_every_shard_then_only_what_is_new(stack: Any, kinesis: Any, strea
     assert inds(restarted) == list(range(70, 75))
 
 
+def test_a_stream_read_while_empty_then_fed_one_record_at_a_time(
+    stack: Any, kinesis: Any, stream: str
+) -> None:
+    """The stream bench's pattern (a query started on empty streams, then one event at a time): each trigger
+    returns only records after its start offset and its end offset moves past every record it returns, which
+    Spark checks (SIMPLE_STREAM_READER_OFFSET_DID_NOT_ADVANCE)."""
+    source = reader(stack, stream, initialPosition="trim_horizon")
+    nothing, offset = source.read(source.initialOffset())
+    assert list(nothing) == []
+    for ind in range(4):
+        put(kinesis, stream, ind, 1)
+        rows, end = source.read(offset)
+        assert inds(rows) == [ind], f"trigger {ind}"
+        for row in rows:
+            key = f"{row[2]}|{row[3]}"
+            assert int(end["shards"][key]) >= int(row[4]) > int(offset["shards"].get(key) or -1)
+        again, same = source.read(end)
+        assert list(again) == [] and same == end
+        offset = end
+
+
 def test_a_replayed_batch_reads_the_same_records_again(stack: Any, kinesis: Any, stream: str) -> None:
     put(kinesis, stream, 0, 30)
     source = reader(stack, stream, initialPosition="trim_horizon")
