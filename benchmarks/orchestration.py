@@ -78,5 +78,13 @@ def run(runs: int = 3, say: Callable[[str], None] = print) -> list[dict[str, Any
             "prepared": ",".join(result.get("prepared") or []) or "-",
         }
         say(f"   {row['case']}: {row['dag_state']} in {wall:.1f} s, notebook {notebook:.1f} s")
+        if result["state"] != "success":
+            failed = [
+                name for name, task in result.get("tasks", {}).items() if task.get("state") != "success"
+            ]
+            say(
+                f"   failed tasks: {', '.join(failed) or '-'}; log {result.get('log')}"
+                " (an empty lake fails check_results with nine zero counts: `make demo` or `make emulate-batch` first)"
+            )
         rows.append(row)
     return rows
