@@ -7,8 +7,11 @@ Brings the local stack up (idempotent), seeds the synthetic source database, the
   at-least-once duplicates) and runs the batch notebook as production does: the Airflow DAG under Airflow 3.0.6
   triggers the bundle's batch job in the local Databricks workspace, whose run executes the notebook on local Spark
   over the lake, and checks the nine results (`make run-dag`; it imports and deploys first when needed);
-* stream: puts every event through the API Gateway into the Kinesis streams, runs the stream notebook
-  (`availableNow`) into its Delta tables and checks that each table holds one row per distinct posted event.
+* stream: starts from empty Kinesis streams and new stream checkpoints (`fresh_streams`: on a running stack the
+  streams still hold the last demo's records, and LocalStack's Kinesis engine slows down as they fill, see
+  `local_stack/kinesis_streams.py`), puts every event through the API Gateway into the streams, runs the stream
+  notebook (`availableNow`) into its Delta tables (kept between runs: the MERGE on `ind` adds no second row for an
+  event posted again) and checks that each table holds one row per distinct posted event.
 
 It prints a summary table for each and leaves the stack running (`make local-down` stops it).
 """
@@ -16,6 +19,7 @@ It prints a summary table for each and leaves the stack running (`make local-dow
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -26,7 +30,7 @@ from emulation.names import SOURCE_TABLES, PipelineNames
 from emulation.source_db import DEFAULT_DB_URL, KEY, seed_database
 from emulation.stream import run_stream as emulate_stream
 from local_stack.lake_layout import lake_counts, read_lake_values, wait_for_lake_counts
-from local_stack.supervisor import Stack
+from local_stack.supervisor import Stack, StackInfo
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -111,18 +115,40 @@ def main(argv: list[str] | None = None) -> int:
         if not dag_run.ok:
             print(f"error: the DAG run failed (Airflow's log: {dag_run.log})", file=sys.stderr)
             return _finish(started, 1)
-    if not args.skip_stream and not stream_path(info.user_id, args.stream_out, events):
+    if not args.skip_stream and not stream_path(info, args.stream_out, events):
         return _finish(started, 1)
     return _finish(started, 0)
 
 
-def stream_path(user_id: str, out: Path, events: dict[str, set[int]]) -> bool:
-    """Emulate the stream path and run the stream notebook; True when each of `events` (distinct indices by source
-    table) has its row."""
+def fresh_streams(info: StackInfo, out: Path) -> list[str]:
+    """Empty the Kinesis streams of `info`'s user that hold records (recreated as they were) and delete the stream
+    notebook's checkpoints under `out` (they point into the streams as they were); the tables stay. The names of
+    the streams emptied."""
+    from local_stack.aws import localstack_client
+    from local_stack.kinesis_streams import empty_streams
+
+    kinesis = localstack_client(
+        "kinesis", endpoint_url=info.localstack_url, region=info.outputs.get("region")
+    )
+    emptied = empty_streams(kinesis, PipelineNames(info.user_id).streams.values())
+    shutil.rmtree(out / "checkpoints", ignore_errors=True)
+    return emptied
+
+
+def stream_path(info: StackInfo, out: Path, events: dict[str, set[int]]) -> bool:
+    """Emulate the stream path into empty streams and run the stream notebook; True when each of `events`
+    (distinct indices by source table) has its row."""
     from databricks_local.delta import read_inds
     from local_stack.notebook_runner.stream import run_stream as run_stream_notebook
 
+    user_id = info.user_id
     names = PipelineNames(user_id)
+    emptied = fresh_streams(info, out)
+    if emptied:
+        print(
+            f"\n== emptied the Kinesis streams {', '.join(emptied)} (they held the last run's records; "
+            "LocalStack's Kinesis engine slows down as its streams fill) and the stream checkpoints"
+        )
     print("\n== stream emulation through the API Gateway")
     report = emulate_stream(load_config(user_id=user_id), from_start=True)
     print(report.summary())

@@ -127,6 +127,24 @@ def apply(config: StackConfig, log: Path | None = None, rest_proxy_url: str | No
     return raw_outputs(config)
 
 
+def plan(config: StackConfig) -> str:
+    """`terraform plan` of envs/local against this stack, as text without the lines that report reading the
+    resources and data sources (their order varies from run to run): what an apply would change now. Needs an
+    earlier `apply` (init and state)."""
+    state = state_file(config)
+    text = _run(
+        config,
+        "plan",
+        "-input=false",
+        "-no-color",
+        "-lock=false",
+        *([f"-state={state}"] if state else []),
+        *variables(config),
+    )
+    progress = (": Refreshing state...", ": Reading...", ": Read complete after")
+    return "\n".join(line for line in text.splitlines() if not any(p in line for p in progress))
+
+
 def raw_outputs(config: StackConfig) -> dict[str, Any]:
     """`terraform output -json` as terraform prints it (each output wrapped as `{"value", "type", "sensitive"}`)."""
     state = state_file(config)

@@ -45,6 +45,14 @@ def test_refill_rows_compare_each_run_with_the_first() -> None:
     assert not _refill_rows("x", [(33_000, 30.0), (33_000, 66.0)])[1]["met"]
 
 
+def test_refill_rows_without_a_target_report_the_speed_only() -> None:
+    from benchmarks.stream import _refill_rows
+
+    second = _refill_rows("engine", [(33_000, 30.0), (33_000, 90.0)], target=None)[1]
+    assert second["vs_first"] == round(30 / 90, 3)
+    assert second["met"] is None and second["target_vs_first"] is None
+
+
 def test_the_watcher_reads_only_the_files_new_commits_add(tmp_path) -> None:
     import pyarrow as pa
     from deltalake import DeltaTable, write_deltalake
