@@ -30,31 +30,31 @@ from databricks_local import delta
 
 NAME = r"(?:`[^`]+`|[\w]+)(?:\.(?:`[^`]+`|[\w]+))*"
 TARGET = rf"(?P<target>delta\.`[^`]+`|{NAME})"
-DROP = re.compile(rf"^\s*DROP\s+TABLE\s+(?P<exists>IF\s+EXISTS\s+)?{TARGET}\s*;?\s*$", re.I | re.S)
-CREATE = re.compile(
-    rf"^\s*CREATE\s+(?P<replace>OR\s+REPLACE\s+)?TABLE\s+(?P<ifnot>IF\s+NOT\s+EXISTS\s+)?{TARGET}\s*"
+QUERY = r"(?P<query>(?:SELECT|WITH|VALUES|TABLE|FROM)\b.*?)"
+
+
+def _statement_pattern(body: str) -> re.Pattern[str]:
+    """One whole statement: `body` between optional white space and an optional closing `;`, any case."""
+    return re.compile(rf"^\s*{body}\s*;?\s*$", re.I | re.S)
+
+
+DROP = _statement_pattern(rf"DROP\s+TABLE\s+(?P<exists>IF\s+EXISTS\s+)?{TARGET}")
+CREATE = _statement_pattern(
+    rf"CREATE\s+(?P<replace>OR\s+REPLACE\s+)?TABLE\s+(?P<ifnot>IF\s+NOT\s+EXISTS\s+)?{TARGET}\s*"
     r"(?P<cols>\((?:[^()]|\([^()]*\))*\))?\s*(?:USING\s+(?P<using>\w+)\s*)?"
     r"(?P<rest>(?:COMMENT|TBLPROPERTIES|LOCATION|PARTITIONED|CLUSTER)\b.*?)?"
-    r"(?:\bAS\s+(?P<query>(?:SELECT|WITH|VALUES|TABLE|FROM)\b.*?))?\s*;?\s*$",
-    re.I | re.S,
+    rf"(?:\bAS\s+{QUERY})?"
 )
-INSERT = re.compile(
-    rf"^\s*INSERT\s+(?P<how>INTO|OVERWRITE)\s+(?:TABLE\s+)?{TARGET}\s+(?P<query>(?:SELECT|WITH|VALUES|TABLE|FROM)\b.*?)"
-    r"\s*;?\s*$",
-    re.I | re.S,
+INSERT = _statement_pattern(rf"INSERT\s+(?P<how>INTO|OVERWRITE)\s+(?:TABLE\s+)?{TARGET}\s+{QUERY}")
+UPDATE = _statement_pattern(rf"UPDATE\s+{TARGET}\s+SET\s+(?P<set>.*?)(?:\s+WHERE\s+(?P<where>.*?))?")
+DELETE = _statement_pattern(rf"DELETE\s+FROM\s+{TARGET}(?:\s+WHERE\s+(?P<where>.*?))?")
+DESCRIBE = _statement_pattern(
+    rf"DESCRIBE\s+(?P<what>HISTORY|DETAIL)\s+{TARGET}(?:\s+LIMIT\s+(?P<limit>\d+))?"
 )
-UPDATE = re.compile(
-    rf"^\s*UPDATE\s+{TARGET}\s+SET\s+(?P<set>.*?)(?:\s+WHERE\s+(?P<where>.*?))?\s*;?\s*$", re.I | re.S
-)
-DELETE = re.compile(rf"^\s*DELETE\s+FROM\s+{TARGET}(?:\s+WHERE\s+(?P<where>.*?))?\s*;?\s*$", re.I | re.S)
-DESCRIBE = re.compile(
-    rf"^\s*DESCRIBE\s+(?P<what>HISTORY|DETAIL)\s+{TARGET}(?:\s+LIMIT\s+(?P<limit>\d+))?\s*;?\s*$", re.I | re.S
-)
-MERGE = re.compile(
-    rf"^\s*MERGE\s+INTO\s+{TARGET}(?:\s+(?:AS\s+)?(?P<talias>(?!USING\b)\w+))?\s+USING\s+"
+MERGE = _statement_pattern(
+    rf"MERGE\s+INTO\s+{TARGET}(?:\s+(?:AS\s+)?(?P<talias>(?!USING\b)\w+))?\s+USING\s+"
     r"(?P<source>\((?:[^()]|\((?:[^()]|\([^()]*\))*\))*\)|delta\.`[^`]+`|[`\w.]+)"
-    r"(?:\s+(?:AS\s+)?(?P<salias>(?!ON\b)\w+))?\s+ON\s+(?P<rest>.*?)\s*;?\s*$",
-    re.I | re.S,
+    r"(?:\s+(?:AS\s+)?(?P<salias>(?!ON\b)\w+))?\s+ON\s+(?P<rest>.*?)"
 )
 CLAUSE = re.compile(
     r"^WHEN\s+(?P<kind>MATCHED|NOT\s+MATCHED(?:\s+BY\s+TARGET)?|NOT\s+MATCHED\s+BY\s+SOURCE)"
