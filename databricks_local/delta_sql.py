@@ -167,12 +167,10 @@ def _create(session: SparkSession, match: re.Match[str]) -> DataFrame:
     return _empty(session)
 
 
-def _top_level_split(text: str, word: str) -> list[str]:
-    """`text` cut before each `word` outside quotes and parentheses."""
-    parts, depth, quote, start, i = [], 0, "", 0, 0
-    pattern = re.compile(rf"\b{word}\b", re.I)
-    while i < len(text):
-        char = text[i]
+def _top_level(text: str) -> Iterator[int]:
+    """The positions in `text` outside quotes and parentheses (quote marks and parentheses themselves not)."""
+    depth, quote = 0, ""
+    for i, char in enumerate(text):
         if quote:
             quote = "" if char == quote else quote
         elif char in "'\"`":
@@ -181,11 +179,15 @@ def _top_level_split(text: str, word: str) -> list[str]:
             depth += 1
         elif char == ")":
             depth -= 1
-        elif depth == 0 and pattern.match(text, i) and (i == 0 or not text[i - 1].isalnum()):
-            parts.append(text[start:i])
-            start = i
-        i += 1
-    parts.append(text[start:])
+        elif depth == 0:
+            yield i
+
+
+def _top_level_split(text: str, word: str) -> list[str]:
+    """`text` cut before each `word` outside quotes and parentheses."""
+    pattern = re.compile(rf"\b{word}\b", re.I)
+    cuts = [i for i in _top_level(text) if pattern.match(text, i) and (i == 0 or not text[i - 1].isalnum())]
+    parts = [text[start:stop] for start, stop in zip([0, *cuts], [*cuts, len(text)], strict=True)]
     return [part.strip() for part in parts if part.strip()]
 
 
@@ -263,22 +265,11 @@ def as_table_columns(rows: DataFrame, table: DataFrame) -> DataFrame:
 
 
 def _split_commas(text: str) -> list[str]:
-    parts, depth, current, quote = [], 0, "", ""
-    for char in text:
-        if quote:
-            quote = "" if char == quote else quote
-        elif char in "'\"`":
-            quote = char
-        elif char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-        elif char == "," and depth == 0:
-            parts.append(current)
-            current = ""
-            continue
-        current += char
-    return [*parts, current]
+    """`text` cut at each comma outside quotes and parentheses (the commas dropped)."""
+    cuts = [i for i in _top_level(text) if text[i] == ","]
+    return [
+        text[start:stop] for start, stop in zip([0, *(c + 1 for c in cuts)], [*cuts, len(text)], strict=True)
+    ]
 
 
 def _assignment(text: str) -> tuple[str, str]:

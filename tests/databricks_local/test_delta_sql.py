@@ -39,3 +39,18 @@ def test_statement_patterns_take_only_whole_statements() -> None:
     assert delta_sql.DROP.match("DROP TABLE t; SELECT 1") is None
     assert delta_sql.INSERT.match("INSERT INTO t") is None
     assert delta_sql.CREATE.match("SELECT * FROM t") is None
+
+
+def test_splits_only_outside_quotes_and_parentheses() -> None:
+    assert delta_sql._split_commas("a = 1, b = f(x, y), c = 'p,q',") == [
+        "a = 1",
+        " b = f(x, y)",
+        " c = 'p,q'",
+        "",
+    ]
+    rest = "t.id = s.id WHEN MATCHED AND s.note = 'when' THEN DELETE whenever WHEN NOT MATCHED THEN INSERT *"
+    assert delta_sql._top_level_split(rest, "WHEN") == [
+        "t.id = s.id",
+        "WHEN MATCHED AND s.note = 'when' THEN DELETE whenever",
+        "WHEN NOT MATCHED THEN INSERT *",
+    ]
