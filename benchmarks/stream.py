@@ -318,15 +318,7 @@ def measure_engine_refill(
 
     tables = generate_tables(rows=rows, seed=9)
     results = []
-    with StackUser(
-        stack_info,
-        "sqlite://",
-        Path(tempfile.gettempdir()),
-        prefix="engine",
-        topics=False,
-        streams=True,
-        shards=shards,
-    ) as user:
+    with StackUser.streams_only(stack_info, prefix="engine", shards=shards) as user:
         kinesis = user.kinesis()
         names = PipelineNames(user.config.user_id)
         requests_ = []

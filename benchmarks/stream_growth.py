@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -34,15 +33,7 @@ def measure_growth(
     the stream before each segment and the segment's records/s."""
     table = SOURCE_TABLES["pin"]
     rows = generate_tables(rows=segments * segment, seed=9)[table]
-    with StackUser(
-        stack_info,
-        "sqlite://",
-        Path(tempfile.gettempdir()),
-        prefix="growth",
-        topics=False,
-        streams=True,
-        shards=shards,
-    ) as user:
+    with StackUser.streams_only(stack_info, prefix="growth", shards=shards) as user:
         stream = user.config.names.stream("pin")
         kinesis = user.kinesis()
         session = requests.Session()

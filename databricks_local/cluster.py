@@ -24,7 +24,6 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import DataStreamWriter
 
-from databricks_local import delta
 from databricks_local.session import local_spark
 
 _local = (
@@ -36,14 +35,6 @@ class StreamingPolicy:
     """How the streaming queries notebooks start are run (one per process: the writer hooks are class-level)."""
 
     available_now = False
-
-
-def global_temp_database(session: SparkSession) -> str:
-    """Name of the database of global temp views (`spark.sql.globalTempDatabase`, default `global_temp`)."""
-    try:
-        return session.conf.get("spark.sql.globalTempDatabase") or "global_temp"
-    except Exception:
-        return "global_temp"
 
 
 class Cluster:
@@ -148,15 +139,13 @@ def runtime_query() -> Iterator[None]:
 
 # --- class-level hooks ---------------------------------------------------------------------------------------
 def install_hooks() -> None:
-    """Idempotent: wrap the streaming writer's start methods, `DataFrame.display`, the global_temp lookup."""
+    """Idempotent: wrap the streaming writer's start methods and `DataFrame.display`."""
     for name in ("start", "toTable"):
         current = getattr(DataStreamWriter, name)
         if not getattr(current, "_local_runtime", False):
             setattr(DataStreamWriter, name, _streaming_start(current))
     if not getattr(getattr(DataFrame, "display", None), "_local_runtime", False):
         DataFrame.display = _df_display  # type: ignore[attr-defined]
-    if not getattr(delta.exists, "_local_runtime", False):
-        delta.exists = _global_temp_aware(delta.exists)
 
 
 def _streaming_start(original: Callable[..., Any]) -> Callable[..., Any]:
@@ -186,18 +175,3 @@ def _df_display(self: DataFrame, *args: Any, **kwargs: Any) -> None:
 
 
 _df_display._local_runtime = True  # type: ignore[attr-defined]
-
-
-def _global_temp_aware(exists: Callable[[SparkSession, str], bool]) -> Callable[[SparkSession, str], bool]:
-    """`global_temp.<view>` is never a Delta table: its database is not in the catalog (looking it up there
-    raised SCHEMA_NOT_FOUND `spark_catalog`.`global_temp` before `spark.table("global_temp.x")` could run)."""
-
-    @functools.wraps(exists)
-    def wrapped(session: SparkSession, name: str) -> bool:
-        database, _ = delta.split_name(name)
-        if database is not None and database.lower() == global_temp_database(session).lower():
-            return False
-        return exists(session, name)
-
-    wrapped._local_runtime = True  # type: ignore[attr-defined]
-    return wrapped

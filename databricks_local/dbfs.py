@@ -128,6 +128,12 @@ class FileSystem:
         extra_configs: Mapping[str, str] | None = None,
     ) -> bool:
         """Mount `source` at `mount_point` (`/mnt/...`); a mounted point is an error, as on Databricks."""
+        return self._set_mount(source, mount_point, extra_configs, update=False)
+
+    def _set_mount(
+        self, source: str, mount_point: str, extra_configs: Mapping[str, str] | None, *, update: bool
+    ) -> bool:
+        """Point `mount_point` at `source`: a new point (`update=False`) or a mounted one (`update=True`)."""
         point = strip_dbfs(mount_point).rstrip("/")
         if not point.startswith("/mnt/"):
             raise ValueError(f"Mount point must start with /mnt/: {mount_point}")
@@ -145,7 +151,9 @@ class FileSystem:
             )
         with _mount_lock:
             mounts = self._mounts
-            if point in mounts:
+            if update and point not in mounts:
+                raise RemoteException(f"Directory not mounted: {point}")
+            if not update and point in mounts:
                 raise RemoteException(f"Directory already mounted: {point}")
             mounts[point] = source.rstrip("/")
             self._save_mounts(mounts)
@@ -176,10 +184,8 @@ class FileSystem:
         owner: str | None = None,
         extra_configs: Mapping[str, str] | None = None,
     ) -> bool:
-        point = strip_dbfs(mount_point).rstrip("/")
-        if point in self._mounts:
-            self.unmount(point)
-        return self.mount(source, point, encryption_type, owner, extra_configs)
+        """Point the mounted `mount_point` at `source`; a point not mounted is an error, as on Databricks."""
+        return self._set_mount(source, mount_point, extra_configs, update=True)
 
     # --- paths --------------------------------------------------------------------------------------
     def _s3_keys(self) -> tuple[str | None, str | None]:

@@ -13,7 +13,8 @@ itself, with the `deltalake` package (delta-rs) for the log:
 * `history`: `DESCRIBE HISTORY`'s rows; `drop`; `merge_insert_new` (the insert-only MERGE of the stream notebook).
 
 A name resolves to `<location of its database>/<table>`: the current database unless the name says `db.table`;
-backticks are allowed. The `DeltaTable` API is `delta_tables.py`, SQL `delta_sql.py`, the Spark hooks
+backticks are allowed. Views are Spark's: `global_temp.<view>` never resolves to a path, and a temp view hides a
+table of its name (`is_view`). The `DeltaTable` API is `delta_tables.py`, SQL `delta_sql.py`, the Spark hooks
 `spark_hooks.py`.
 """
 
@@ -54,9 +55,33 @@ def split_name(name: str) -> tuple[str | None, str]:
     return parts[-2], parts[-1]
 
 
-def table_path(session: SparkSession, name: str) -> Path:
-    """Directory of the Delta table `name`: inside its database's location."""
+def global_temp_database(session: SparkSession) -> str:
+    """Name of the database of global temp views (`spark.sql.globalTempDatabase`, default `global_temp`)."""
+    try:
+        return session.conf.get("spark.sql.globalTempDatabase") or "global_temp"
+    except Exception:
+        return "global_temp"
+
+
+def _is_global_temp(session: SparkSession, database: str | None) -> bool:
+    return database is not None and database.lower() == global_temp_database(session).lower()
+
+
+def is_view(session: SparkSession, name: str) -> bool:
+    """True when Spark answers `name` with a view, never a Delta table: a global temp view's name (`global_temp.x`:
+    that database is not in the catalog) or, unqualified, one of the session's temp views (which hide a table of
+    the same name, as in Spark)."""
     database, table = split_name(name)
+    if database is None:
+        return bool(session._jsparkSession.sessionState().catalog().getTempView(table).isDefined())
+    return _is_global_temp(session, database)
+
+
+def table_path(session: SparkSession, name: str) -> Path:
+    """Directory of the Delta table `name`: inside its database's location (`global_temp` has none: an error)."""
+    database, table = split_name(name)
+    if _is_global_temp(session, database):
+        raise DeltaError(f"{name} is in {database}, the database of global temp views: not a Delta table")
     database = database or session.catalog.currentDatabase()
     location = session.catalog.getDatabase(database).locationUri
     parsed = urlparse(location)
@@ -64,8 +89,8 @@ def table_path(session: SparkSession, name: str) -> Path:
 
 
 def exists(session: SparkSession, name: str) -> bool:
-    """True when `name` is a local Delta table."""
-    return (table_path(session, name) / DELTA_LOG).is_dir()
+    """True when `name` is a local Delta table (a view of that name is not one, and hides it)."""
+    return not is_view(session, name) and (table_path(session, name) / DELTA_LOG).is_dir()
 
 
 def read_arrow(path: str | Path, columns: list[str] | None = None) -> Any:

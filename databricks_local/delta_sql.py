@@ -30,31 +30,31 @@ from databricks_local import delta
 
 NAME = r"(?:`[^`]+`|[\w]+)(?:\.(?:`[^`]+`|[\w]+))*"
 TARGET = rf"(?P<target>delta\.`[^`]+`|{NAME})"
-DROP = re.compile(rf"^\s*DROP\s+TABLE\s+(?P<exists>IF\s+EXISTS\s+)?{TARGET}\s*;?\s*$", re.I | re.S)
-CREATE = re.compile(
-    rf"^\s*CREATE\s+(?P<replace>OR\s+REPLACE\s+)?TABLE\s+(?P<ifnot>IF\s+NOT\s+EXISTS\s+)?{TARGET}\s*"
+QUERY = r"(?P<query>(?:SELECT|WITH|VALUES|TABLE|FROM)\b.*?)"
+
+
+def _statement_pattern(body: str) -> re.Pattern[str]:
+    """One whole statement: `body` between optional white space and an optional closing `;`, any case."""
+    return re.compile(rf"^\s*{body}\s*;?\s*$", re.I | re.S)
+
+
+DROP = _statement_pattern(rf"DROP\s+TABLE\s+(?P<exists>IF\s+EXISTS\s+)?{TARGET}")
+CREATE = _statement_pattern(
+    rf"CREATE\s+(?P<replace>OR\s+REPLACE\s+)?TABLE\s+(?P<ifnot>IF\s+NOT\s+EXISTS\s+)?{TARGET}\s*"
     r"(?P<cols>\((?:[^()]|\([^()]*\))*\))?\s*(?:USING\s+(?P<using>\w+)\s*)?"
     r"(?P<rest>(?:COMMENT|TBLPROPERTIES|LOCATION|PARTITIONED|CLUSTER)\b.*?)?"
-    r"(?:\bAS\s+(?P<query>(?:SELECT|WITH|VALUES|TABLE|FROM)\b.*?))?\s*;?\s*$",
-    re.I | re.S,
+    rf"(?:\bAS\s+{QUERY})?"
 )
-INSERT = re.compile(
-    rf"^\s*INSERT\s+(?P<how>INTO|OVERWRITE)\s+(?:TABLE\s+)?{TARGET}\s+(?P<query>(?:SELECT|WITH|VALUES|TABLE|FROM)\b.*?)"
-    r"\s*;?\s*$",
-    re.I | re.S,
+INSERT = _statement_pattern(rf"INSERT\s+(?P<how>INTO|OVERWRITE)\s+(?:TABLE\s+)?{TARGET}\s+{QUERY}")
+UPDATE = _statement_pattern(rf"UPDATE\s+{TARGET}\s+SET\s+(?P<set>.*?)(?:\s+WHERE\s+(?P<where>.*?))?")
+DELETE = _statement_pattern(rf"DELETE\s+FROM\s+{TARGET}(?:\s+WHERE\s+(?P<where>.*?))?")
+DESCRIBE = _statement_pattern(
+    rf"DESCRIBE\s+(?P<what>HISTORY|DETAIL)\s+{TARGET}(?:\s+LIMIT\s+(?P<limit>\d+))?"
 )
-UPDATE = re.compile(
-    rf"^\s*UPDATE\s+{TARGET}\s+SET\s+(?P<set>.*?)(?:\s+WHERE\s+(?P<where>.*?))?\s*;?\s*$", re.I | re.S
-)
-DELETE = re.compile(rf"^\s*DELETE\s+FROM\s+{TARGET}(?:\s+WHERE\s+(?P<where>.*?))?\s*;?\s*$", re.I | re.S)
-DESCRIBE = re.compile(
-    rf"^\s*DESCRIBE\s+(?P<what>HISTORY|DETAIL)\s+{TARGET}(?:\s+LIMIT\s+(?P<limit>\d+))?\s*;?\s*$", re.I | re.S
-)
-MERGE = re.compile(
-    rf"^\s*MERGE\s+INTO\s+{TARGET}(?:\s+(?:AS\s+)?(?P<talias>(?!USING\b)\w+))?\s+USING\s+"
+MERGE = _statement_pattern(
+    rf"MERGE\s+INTO\s+{TARGET}(?:\s+(?:AS\s+)?(?P<talias>(?!USING\b)\w+))?\s+USING\s+"
     r"(?P<source>\((?:[^()]|\((?:[^()]|\([^()]*\))*\))*\)|delta\.`[^`]+`|[`\w.]+)"
-    r"(?:\s+(?:AS\s+)?(?P<salias>(?!ON\b)\w+))?\s+ON\s+(?P<rest>.*?)\s*;?\s*$",
-    re.I | re.S,
+    r"(?:\s+(?:AS\s+)?(?P<salias>(?!ON\b)\w+))?\s+ON\s+(?P<rest>.*?)"
 )
 CLAUSE = re.compile(
     r"^WHEN\s+(?P<kind>MATCHED|NOT\s+MATCHED(?:\s+BY\s+TARGET)?|NOT\s+MATCHED\s+BY\s+SOURCE)"
@@ -167,12 +167,10 @@ def _create(session: SparkSession, match: re.Match[str]) -> DataFrame:
     return _empty(session)
 
 
-def _top_level_split(text: str, word: str) -> list[str]:
-    """`text` cut before each `word` outside quotes and parentheses."""
-    parts, depth, quote, start, i = [], 0, "", 0, 0
-    pattern = re.compile(rf"\b{word}\b", re.I)
-    while i < len(text):
-        char = text[i]
+def _top_level(text: str) -> Iterator[int]:
+    """The positions in `text` outside quotes and parentheses (quote marks and parentheses themselves not)."""
+    depth, quote = 0, ""
+    for i, char in enumerate(text):
         if quote:
             quote = "" if char == quote else quote
         elif char in "'\"`":
@@ -181,11 +179,15 @@ def _top_level_split(text: str, word: str) -> list[str]:
             depth += 1
         elif char == ")":
             depth -= 1
-        elif depth == 0 and pattern.match(text, i) and (i == 0 or not text[i - 1].isalnum()):
-            parts.append(text[start:i])
-            start = i
-        i += 1
-    parts.append(text[start:])
+        elif depth == 0:
+            yield i
+
+
+def _top_level_split(text: str, word: str) -> list[str]:
+    """`text` cut before each `word` outside quotes and parentheses."""
+    pattern = re.compile(rf"\b{word}\b", re.I)
+    cuts = [i for i in _top_level(text) if pattern.match(text, i) and (i == 0 or not text[i - 1].isalnum())]
+    parts = [text[start:stop] for start, stop in zip([0, *cuts], [*cuts, len(text)], strict=True)]
     return [part.strip() for part in parts if part.strip()]
 
 
@@ -263,22 +265,11 @@ def as_table_columns(rows: DataFrame, table: DataFrame) -> DataFrame:
 
 
 def _split_commas(text: str) -> list[str]:
-    parts, depth, current, quote = [], 0, "", ""
-    for char in text:
-        if quote:
-            quote = "" if char == quote else quote
-        elif char in "'\"`":
-            quote = char
-        elif char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-        elif char == "," and depth == 0:
-            parts.append(current)
-            current = ""
-            continue
-        current += char
-    return [*parts, current]
+    """`text` cut at each comma outside quotes and parentheses (the commas dropped)."""
+    cuts = [i for i in _top_level(text) if text[i] == ","]
+    return [
+        text[start:stop] for start, stop in zip([0, *(c + 1 for c in cuts)], [*cuts, len(text)], strict=True)
+    ]
 
 
 def _assignment(text: str) -> tuple[str, str]:

@@ -18,7 +18,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-#: The Databricks Runtime this local runtime behaves as (DBR 18 LTS: Apache Spark 4.1).
+#: `DATABRICKS_RUNTIME_VERSION` as a cluster of the jobs' runtime sets it: the runtime's `major.minor` ("15.4",
+#: "17.3"; serverless: "client.<n>.<m>"), not the cluster's `spark_version` key (`18.0.x-scala2.13`): see how
+#: mlflow reads it (mlflow/utils/databricks_utils.py, `get_dbconnect_udf_sandbox_info`: "a databricks runtime image
+#: with version like '15.4'"). The jobs run Databricks Runtime 18.0, "powered by Apache Spark 4.1.0" (local pyspark
+#: is 4.1): https://docs.databricks.com/aws/en/release-notes/runtime/18.0 (all runtimes and their Spark:
+#: https://docs.databricks.com/aws/en/release-notes/runtime/). tests/notebooks/test_runtimes.py keeps this in line
+#: with the bundle's `spark_version`.
 RUNTIME_VERSION = "18.0"
 SHIM_DIR = Path(__file__).with_name("_shim")
 #: The names `databricks.sdk.runtime` exports (its `dbruntime_objects`).

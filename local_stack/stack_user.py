@@ -10,6 +10,7 @@ its own topics and streams, and reading back what arrived (Kafka with `assign()`
 from __future__ import annotations
 
 import json
+import tempfile
 import uuid
 from pathlib import Path
 from types import TracebackType
@@ -60,6 +61,21 @@ class StackUser:
                 kinesis.get_waiter("stream_exists").wait(
                     StreamName=name, WaiterConfig={"Delay": 0.5, "MaxAttempts": 60}
                 )
+
+    @classmethod
+    def streams_only(cls, stack: Any, *, prefix: str, shards: int = 1) -> StackUser:
+        """A user with its three Kinesis streams (`shards` shards each) and nothing else: no topics, no source
+        database (`sqlite://`), the system's temporary folder as state; for putting records straight into the
+        streams, as the stream benchmarks do."""
+        return cls(
+            stack,
+            "sqlite://",
+            Path(tempfile.gettempdir()),
+            prefix=prefix,
+            topics=False,
+            streams=True,
+            shards=shards,
+        )
 
     def kinesis(self) -> Any:
         """A boto3 Kinesis client of the stack's LocalStack (the project's one LocalStack factory)."""

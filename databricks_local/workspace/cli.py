@@ -8,11 +8,8 @@ import argparse
 import logging
 import os
 import shlex
-import signal
 import sys
-import threading
 from pathlib import Path
-from typing import Any
 
 from databricks_local.workspace.access_token import ensure_token
 from databricks_local.workspace.executor import DEFAULT_RUNNER
@@ -21,6 +18,11 @@ from databricks_local.workspace.server import (
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_REQUEST_TIMEOUT,
     WorkspaceServer,
+)
+from local_stack.rest_proxy.connection import (
+    add_connection_options,
+    connection_limits,
+    serve_until_signalled,
 )
 
 log = logging.getLogger("databricks_workspace")
@@ -55,25 +57,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--kill-grace", type=float, default=5.0, help="seconds between SIGTERM and SIGKILL of a stopped run"
     )
-    parser.add_argument("--request-timeout", type=float, default=DEFAULT_REQUEST_TIMEOUT)
-    parser.add_argument("--idle-timeout", type=float, default=DEFAULT_IDLE_TIMEOUT)
-    parser.add_argument("--max-connections", type=int, default=DEFAULT_MAX_CONNECTIONS)
+    add_connection_options(
+        parser,
+        request_timeout=DEFAULT_REQUEST_TIMEOUT,
+        idle_timeout=DEFAULT_IDLE_TIMEOUT,
+        max_connections=DEFAULT_MAX_CONNECTIONS,
+    )
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return parser
 
 
 def serve(server: WorkspaceServer) -> int:
-    def stop(signum: int, _frame: Any) -> None:
-        log.info("received %s: shutting down", signal.Signals(signum).name)
-        threading.Thread(target=server.shutdown, name="shutdown", daemon=True).start()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    """Serve until SIGTERM/SIGINT, then stop the active runs and answer the requests in flight."""
     log.info("local Databricks workspace listening on %s (state %s)", server.url, server.store.root)
     try:
-        server.serve_forever()
+        serve_until_signalled(server, log)
     finally:
-        server.server_close()
         log.info("stopped")
     return 0
 
@@ -94,9 +93,7 @@ def main(argv: list[str] | None = None) -> int:
             runner=shlex.split(args.runner),
             max_parallel_runs=args.max_parallel_runs,
             kill_grace=args.kill_grace,
-            request_timeout=args.request_timeout,
-            idle_timeout=args.idle_timeout,
-            max_connections=args.max_connections,
+            **connection_limits(args),
         )
     except OSError as exc:
         print(f"databricks: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)

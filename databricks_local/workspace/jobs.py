@@ -214,14 +214,10 @@ class Jobs:
         return self.job(query.get("job_id"))
 
     def list(self, query: Mapping[str, Any]) -> dict[str, Any]:
-        limit = integer(query.get("limit") or 20, "limit")
-        if not 0 < limit <= 100:
-            raise invalid(f"limit must be between 1 and 100, got {limit}")
-        start = _page_start(query)
         expand = str(query.get("expand_tasks", "false")).lower() == "true"
-        name = query.get("name") or None
-        jobs = self.store.jobs(name)
-        page = jobs[start : start + limit]
+        page, answer = _page(
+            query, self.store.jobs(query.get("name") or None), default_limit=20, max_limit=100
+        )
         out = []
         for job in page:
             job = copy.deepcopy(job)
@@ -230,13 +226,8 @@ class Jobs:
                     job["settings"].pop(field, None)
             job.pop("run_as_owner", None)
             out.append(job)
-        answer: dict[str, Any] = {"has_more": start + limit < len(jobs)}
         if out:
             answer["jobs"] = out
-        if answer["has_more"]:
-            answer["next_page_token"] = str(start + limit)
-        if start:
-            answer["prev_page_token"] = str(max(0, start - limit))
         return answer
 
     def delete(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -490,10 +481,6 @@ class Jobs:
         completed = str(query.get("completed_only", "false")).lower() == "true"
         if active and completed:
             raise invalid("active_only and completed_only cannot both be true")
-        limit = integer(query.get("limit") or 25, "limit")
-        if not 0 < limit <= 25:
-            raise invalid(f"limit must be between 1 and 25, got {limit}")
-        start = _page_start(query)
         expand = str(query.get("expand_tasks", "false")).lower() == "true"
         run_type = query.get("run_type")
         t_from, t_to = query.get("start_time_from"), query.get("start_time_to")
@@ -507,17 +494,13 @@ class Jobs:
             if (t_from and run["start_time"] < int(t_from)) or (t_to and run["start_time"] > int(t_to)):
                 continue
             selected.append(run)
-        page = [public(r) for r in selected[start : start + limit]]
+        page, answer = _page(query, selected, default_limit=25, max_limit=25)
+        out = [public(r) for r in page]
         if not expand:
-            for run in page:
+            for run in out:
                 run.pop("tasks", None)
-        answer: dict[str, Any] = {"has_more": start + limit < len(selected)}
-        if page:
-            answer["runs"] = page
-        if answer["has_more"]:
-            answer["next_page_token"] = str(start + limit)
-        if start:
-            answer["prev_page_token"] = str(max(0, start - limit))
+        if out:
+            answer["runs"] = out
         return answer
 
     def delete_run(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -530,6 +513,23 @@ class Jobs:
         for task_run in run["tasks"]:
             self.store.delete_run(task_run["run_id"])
         return {}
+
+
+def _page(
+    query: Mapping[str, Any], items: list[dict[str, Any]], *, default_limit: int, max_limit: int
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The page of `items` the query's `limit` and `page_token` (or `offset`) ask for, and the answer's paging
+    fields (`has_more`, `next_page_token`, `prev_page_token`), as the Jobs API's list calls give them."""
+    limit = integer(query.get("limit") or default_limit, "limit")
+    if not 0 < limit <= max_limit:
+        raise invalid(f"limit must be between 1 and {max_limit}, got {limit}")
+    start = _page_start(query)
+    answer: dict[str, Any] = {"has_more": start + limit < len(items)}
+    if answer["has_more"]:
+        answer["next_page_token"] = str(start + limit)
+    if start:
+        answer["prev_page_token"] = str(max(0, start - limit))
+    return items[start : start + limit], answer
 
 
 def _page_start(query: Mapping[str, Any]) -> int:

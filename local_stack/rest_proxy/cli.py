@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
-import signal
 import sys
-import threading
-from typing import Any
 
+from local_stack.rest_proxy.connection import (
+    add_connection_options,
+    connection_limits,
+    serve_until_signalled,
+)
 from local_stack.rest_proxy.contract import (
     DEFAULT_BOOTSTRAP,
     DEFAULT_CONSUMER_INSTANCE_TIMEOUT_MS,
@@ -32,19 +33,11 @@ log = logging.getLogger("rest_proxy")
 
 def serve(server: ProxyServer, *, drain_timeout: float = 10.0) -> int:
     """Serve until SIGTERM/SIGINT, then finish in-flight requests and flush the producer. Returns an exit code."""
-
-    def stop(signum: int, _frame: Any) -> None:
-        log.info("received %s: shutting down", signal.Signals(signum).name)
-        threading.Thread(target=server.shutdown, name="shutdown", daemon=True).start()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
     host, port = server.server_address[:2]
     log.info("REST Proxy listening on http://%s:%d (Kafka %s)", host, port, server.gateway.bootstrap_servers)
     try:
-        server.serve_forever(poll_interval=0.2)
+        serve_until_signalled(server, log)
     finally:
-        server.server_close()
         left = server.gateway.close(drain_timeout)
         if left:
             log.error("%d record(s) not delivered at shutdown", left)
@@ -111,23 +104,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="how long a topic the broker does not know is looked up again before the final 404 (a restarted "
         "broker may not have loaded its topics yet)",
     )
-    parser.add_argument(
-        "--request-timeout",
-        type=_positive_seconds,
-        default=DEFAULT_REQUEST_TIMEOUT,
-        help="seconds a request's line, headers and body may take to arrive (else 408 and close)",
-    )
-    parser.add_argument(
-        "--idle-timeout",
-        type=_positive_seconds,
-        default=DEFAULT_IDLE_TIMEOUT,
-        help="seconds an idle keep-alive connection is kept open",
-    )
-    parser.add_argument(
-        "--max-connections",
-        type=int,
-        default=DEFAULT_MAX_CONNECTIONS,
-        help="connections open at once; one more is answered 503 with Retry-After and closed",
+    add_connection_options(
+        parser,
+        request_timeout=DEFAULT_REQUEST_TIMEOUT,
+        idle_timeout=DEFAULT_IDLE_TIMEOUT,
+        max_connections=DEFAULT_MAX_CONNECTIONS,
     )
     parser.add_argument(
         "--consumer-instance-timeout-ms",
@@ -150,13 +131,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _positive_seconds(text: str) -> float:
-    value = float(text)
-    if not value > 0 or math.isinf(value):
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
-    return value
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
@@ -172,9 +146,7 @@ def main(argv: list[str] | None = None) -> int:
             delivery_timeout_ms=args.delivery_timeout_ms,
             metadata_timeout_ms=args.metadata_timeout_ms,
             topic_wait_ms=args.topic_wait_ms,
-            request_timeout=args.request_timeout,
-            idle_timeout=args.idle_timeout,
-            max_connections=args.max_connections,
+            **connection_limits(args),
             consumer_instance_timeout_ms=args.consumer_instance_timeout_ms,
             consumer_session_timeout_ms=args.consumer_session_timeout_ms,
         )

@@ -7,15 +7,21 @@ framing, chunked bodies and keep-alive, adding what aiohttp lacks and nothing el
   Confluent's JSON body;
 - a client that half-closes after its request still gets the answer.
 
-`LoopbackHttpServer` is the server life cycle around it, shared with the local Databricks workspace.
+`LoopbackHttpServer` is the server life cycle around it, shared with the local Databricks workspace, as are the
+pieces of their command lines: the connection options (`add_connection_options`, `connection_limits`) and
+serving until a signal
+(`serve_until_signalled`).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import logging
+import math
 import re
+import signal
 import socket
 import threading
 from http import HTTPStatus
@@ -287,6 +293,10 @@ class LoopbackHttpServer:
                 connection.close()
         await web_server.shutdown(self.drain_timeout)
 
+    def server_close(self) -> None:
+        """Release the socket (subclasses release what else they hold)."""
+        self.socket.close()
+
     def shutdown(self) -> None:
         """Stop serving (from another thread) and wait until the requests in flight are answered."""
         self._shutdown_requested = True
@@ -296,3 +306,61 @@ class LoopbackHttpServer:
         with contextlib.suppress(RuntimeError):  # the loop already closed: it stopped meanwhile
             self._loop.call_soon_threadsafe(self._stop.set)
         self._done.wait()
+
+
+def serve_until_signalled(server: LoopbackHttpServer, log: logging.Logger) -> None:
+    """Serve `server` in this (the main) thread until SIGTERM or SIGINT, then shut it down (the requests in flight
+    are answered) and close it."""
+
+    def stop(signum: int, _frame: Any) -> None:
+        log.info("received %s: shutting down", signal.Signals(signum).name)
+        threading.Thread(target=server.shutdown, name="shutdown", daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+
+
+def add_connection_options(
+    parser: argparse.ArgumentParser, *, request_timeout: float, idle_timeout: float, max_connections: int
+) -> None:
+    """`--request-timeout`, `--idle-timeout` and `--max-connections` (a `LoopbackHttpServer`'s limits), with
+    the service's defaults."""
+    parser.add_argument(
+        "--request-timeout",
+        type=positive_seconds,
+        default=request_timeout,
+        help="seconds a request's line, headers and body may take to arrive (else 408 and close)",
+    )
+    parser.add_argument(
+        "--idle-timeout",
+        type=positive_seconds,
+        default=idle_timeout,
+        help="seconds an idle keep-alive connection is kept open",
+    )
+    parser.add_argument(
+        "--max-connections",
+        type=int,
+        default=max_connections,
+        help="connections open at once; one more is answered 503 with Retry-After and closed",
+    )
+
+
+def connection_limits(args: argparse.Namespace) -> dict[str, Any]:
+    """The values of `add_connection_options`' options, as a `LoopbackHttpServer` subclass takes them."""
+    return {
+        "request_timeout": args.request_timeout,
+        "idle_timeout": args.idle_timeout,
+        "max_connections": args.max_connections,
+    }
+
+
+def positive_seconds(text: str) -> float:
+    """An argparse type: a finite number of seconds above 0."""
+    value = float(text)
+    if not value > 0 or math.isinf(value):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value

@@ -118,7 +118,7 @@ def test_databricks_sdk_runtime_resolves_to_the_innermost_running_notebook() -> 
     import os
 
     with runtime.activate():
-        assert os.environ["DATABRICKS_RUNTIME_VERSION"] == runtime.RUNTIME_VERSION
+        assert os.environ["DATABRICKS_RUNTIME_VERSION"] == runtime.RUNTIME_VERSION == "18.0"  # major.minor
         from databricks.sdk import runtime as sdk_runtime
         from databricks.sdk.runtime import dbutils, spark
 

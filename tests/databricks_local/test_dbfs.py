@@ -99,6 +99,25 @@ def test_mounts_persist_and_a_mounted_point_is_refused(dbfs_root: Path, tmp_path
         later.mount("s3a://course-bucket", "/data")
 
 
+def test_update_mount_repoints_a_mounted_point_only(fs: FileSystem, tmp_path: Path) -> None:
+    first, second = tmp_path / "first", tmp_path / "second"
+    for folder in (first, second):
+        folder.mkdir()
+        (folder / "name.txt").write_text(folder.name)
+    with pytest.raises(RemoteException, match="Directory not mounted: /mnt/data"):
+        fs.updateMount(str(first), "/mnt/data")
+    assert fs.mounts() == []
+    assert fs.mount(str(first), "dbfs:/mnt/data/")
+    assert fs.updateMount(str(second), "/mnt/data")
+    assert [(m.mountPoint, m.source) for m in fs.mounts()] == [("/mnt/data", str(second))]
+    assert fs.head("/mnt/data/name.txt") == "second"
+    with pytest.raises(ValueError, match="/mnt/"):
+        fs.updateMount(str(first), "/data")
+    with pytest.raises(Exception, match="cannot mount"):
+        fs.updateMount(str(tmp_path / "missing"), "/mnt/data")
+    assert [m.source for m in fs.mounts()] == [str(second)]
+
+
 def test_wrong_keys_get_the_403_spark_reports(fs: FileSystem, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWS_ACCESS_KEY_ID", raising=False)
     with pytest.raises(

@@ -112,6 +112,26 @@ def test_exists_and_drop(spark: Any, db: str, tmp_path: Path) -> None:
         delta.read(spark, "gone")
 
 
+def test_views_are_spark_s_and_hide_a_table_of_their_name(spark: Any, db: str, tmp_path: Path) -> None:
+    delta.write(frame(spark, rows(0, 2)), "t")
+    spark.createDataFrame([(7,)], "ind bigint").createOrReplaceGlobalTempView("gt_only")
+    # global_temp is not in the catalog's databases: resolved without looking it up (SCHEMA_NOT_FOUND before)
+    assert delta.is_view(spark, "global_temp.gt_only") and not delta.exists(spark, "global_temp.gt_only")
+    assert not delta.exists(spark, "`global_temp`.`missing`")
+    with pytest.raises(DeltaError, match="database of global temp views"):
+        delta.table_path(spark, "global_temp.gt_only")
+    spark.createDataFrame([(9,)], "ind bigint").createOrReplaceTempView("T")
+    try:
+        assert delta.is_view(spark, "t") and not delta.exists(spark, "t")  # the temp view hides the table
+        assert delta.exists(spark, f"{db}.t") and not delta.is_view(spark, f"{db}.t")  # qualified: the table
+        assert delta.table_path(spark, "t") == tmp_path / "t"  # a write by name still goes to the table
+    finally:
+        spark.catalog.dropTempView("T")
+        spark.catalog.dropGlobalTempView("gt_only")
+    assert not delta.is_view(spark, "t") and delta.exists(spark, "t")
+    assert content(delta.read(spark, "t")) == rows(0, 2)
+
+
 def test_merge_insert_new_inserts_only_new_keys_and_is_idempotent(spark: Any, db: str) -> None:
     delta.write(frame(spark, rows(0, 4, "old")), "m")
     source = frame(spark, rows(2, 4, "new"))  # keys 2, 3 exist; 4, 5 are new

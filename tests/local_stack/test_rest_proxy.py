@@ -945,6 +945,26 @@ def test_cli_help_explains_the_api() -> None:
         assert flag in out
 
 
+def test_both_loopback_services_take_the_same_connection_options(capsys: pytest.CaptureFixture[str]) -> None:
+    from databricks_local.workspace import cli as workspace_cli
+    from local_stack.rest_proxy import cli as proxy_cli
+    from local_stack.rest_proxy.connection import connection_limits
+
+    flags = ["--request-timeout", "2.5", "--idle-timeout", "7", "--max-connections", "9"]
+    proxy = proxy_cli.build_parser().parse_args(flags)
+    workspace = workspace_cli.build_parser().parse_args(["--state-dir", "/tmp/x", *flags])
+    expected = {"request_timeout": 2.5, "idle_timeout": 7.0, "max_connections": 9}
+    assert connection_limits(proxy) == connection_limits(workspace) == expected
+    for parser, required in (
+        (proxy_cli.build_parser(), []),
+        (workspace_cli.build_parser(), ["--state-dir", "x"]),
+    ):
+        for bad in ("0", "-1", "inf"):
+            with pytest.raises(SystemExit):
+                parser.parse_args([*required, "--idle-timeout", bad])
+            assert f"expected a positive number of seconds, got '{bad}'" in capsys.readouterr().err
+
+
 def _wait_for_cli(process: subprocess.Popen[str], port: int) -> Client:
     """A client of the CLI's proxy once `GET /` answers 200 `{}` (what the supervisor's health check expects)."""
     deadline = time.monotonic() + 20

@@ -24,6 +24,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.streaming import DataStreamReader, DataStreamWriter
 
 from databricks_deploy.bundle import load_bundle
+from databricks_local import runtime
 from tests.notebooks.conftest import NOTEBOOKS, REPO
 
 pytestmark = pytest.mark.spark
@@ -66,6 +67,8 @@ def test_the_jobs_runtime_is_supported_and_local_spark_has_its_minor() -> None:
         c["new_cluster"]["spark_version"] for job in jobs for c in job.settings["job_clusters"]
     }
     assert spark_version == "18.0.x-scala2.13"
+    # a cluster's DATABRICKS_RUNTIME_VERSION is its runtime's major.minor; the local runtime sets the jobs' one
+    assert runtime.RUNTIME_VERSION == ".".join(spark_version.split(".")[:2]) == "18.0"
     spark_minor = RUNTIMES[spark_version]
     assert pyspark.__version__.startswith(spark_minor + ".")
     (pin,) = re.findall(r"^pyspark==(\S+)$", (REPO / "requirements.txt").read_text(), re.M)

@@ -236,6 +236,34 @@ def test_jobs_crud_with_sdk(workspace) -> None:
     )
 
 
+def test_job_and_run_lists_come_in_pages(workspace) -> None:
+    ids = [
+        workspace.api("POST", "/api/2.1/jobs/create", json=notebook_job("paged")).json()["job_id"]
+        for _ in "abc"
+    ]
+    first = workspace.api("GET", "/api/2.1/jobs/list?name=paged&limit=2").json()
+    assert [j["job_id"] for j in first["jobs"]] == ids[:2]
+    assert (first["has_more"], first["next_page_token"], "prev_page_token" in first) == (True, "2", False)
+    second = workspace.api("GET", "/api/2.1/jobs/list?name=paged&limit=2&page_token=2").json()
+    assert second == {"has_more": False, "jobs": second["jobs"], "prev_page_token": "0"}
+    assert [j["job_id"] for j in second["jobs"]] == ids[2:]
+    assert [
+        j.job_id for j in workspace.client.jobs.list(name="paged", limit=1)
+    ] == ids  # the SDK follows tokens
+    assert workspace.api("GET", "/api/2.1/jobs/list?name=paged&offset=3").json() == {
+        "has_more": False,
+        "prev_page_token": "0",
+    }
+    too_many = workspace.api("GET", "/api/2.1/jobs/list?limit=101")
+    assert too_many.status_code == 400 and "limit must be between 1 and 100, got 101" in too_many.text
+    runs = workspace.api("GET", f"/api/2.1/jobs/runs/list?job_id={ids[0]}").json()
+    assert runs == {"has_more": False}
+    too_many = workspace.api("GET", f"/api/2.1/jobs/runs/list?job_id={ids[0]}&limit=26")
+    assert too_many.status_code == 400 and "limit must be between 1 and 25, got 26" in too_many.text
+    bad_token = workspace.api("GET", "/api/2.1/jobs/list?page_token=abc")
+    assert bad_token.status_code == 400 and "Invalid page token: abc" in bad_token.text
+
+
 def test_secrets_roundtrip_and_the_runtime_reader(workspace, tmp_path) -> None:
     w: WorkspaceClient = workspace.client
     w.secrets.create_scope("pipeline")
