@@ -27,6 +27,11 @@ from notebooks.pinterest_pipeline.names import (
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+SHUFFLE_PARTITIONS = "spark.sql.shuffle.partitions"
+#: The stream notebook's micro-batches are small (a second of three streams): one shuffle partition for the MERGE's
+#: one-row-per-`ind` step, where Databricks' adaptive execution would coalesce to one too. A micro-batch of 5 pin
+#: records is collected in 40 ms with 1 partition and 100 ms with 2 (the tests' session); 11,000 records need no more.
+STREAM_SHUFFLE_PARTITIONS = "1"
 STREAM_NOTEBOOK = REPO_ROOT / "notebooks" / "stream.py"
 
 
@@ -115,8 +120,9 @@ def run_stream(
     }
     namespace = namespace if namespace is not None else {}
     namespace.update(make_namespace(spark, widgets, display=None if echo else (lambda *args, **kwargs: None)))
-    previous = spark.catalog.currentDatabase()
+    previous = spark.catalog.currentDatabase(), spark.conf.get(SHUFFLE_PARTITIONS)
     spark.catalog.setCurrentDatabase(database)
+    spark.conf.set(SHUFFLE_PARTITIONS, STREAM_SHUFFLE_PARTITIONS)  # each query keeps the conf it started with
     try:
         run = run_notebook(STREAM_NOTEBOOK, spark, namespace=namespace, log=print if echo else None)
         tables = {stream_table(user_id, d): f"{database}.{stream_table(user_id, d)}" for d in DATASETS}
@@ -127,7 +133,8 @@ def run_stream(
             rejected[dataset] = delta.read(spark, name).count() if delta.exists(spark, name) else 0
         paths = {table: delta.table_path(spark, qualified) for table, qualified in tables.items()}
     finally:
-        spark.catalog.setCurrentDatabase(previous)
+        spark.catalog.setCurrentDatabase(previous[0])
+        spark.conf.set(SHUFFLE_PARTITIONS, previous[1])
     if run.exit_value is not None and json.loads(run.exit_value) != rows:
         raise RuntimeError(f"the notebook reported {run.exit_value}, the tables hold {rows}")
     return StreamRunResult(
