@@ -30,7 +30,17 @@ from urllib.parse import unquote, urlparse
 from pyspark.sql import DataFrame, SparkSession
 
 DELTA_LOG = "_delta_log"
-_lock = threading.Lock()  # one commit at a time per process (the batch notebook writes from several threads)
+_locks: dict[str, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+def commit_lock(path: str | Path) -> threading.Lock:
+    """The lock of the Delta table at `path`: one commit at a time per table in this process (notebooks write from
+    several threads: the batch notebook's tables, the stream notebook's three queries), while commits to other
+    tables go on in parallel."""
+    key = str(Path(path).absolute())
+    with _locks_guard:
+        return _locks.setdefault(key, threading.Lock())
 
 
 class DeltaError(RuntimeError):
@@ -242,7 +252,7 @@ def write_path(
             )
         )
     commit = CommitProperties(app_transactions=[Transaction(txn[0], txn[1])]) if txn else None
-    with _lock:
+    with commit_lock(path):
         if new_fields:
             from deltalake.schema import Field
 
@@ -369,7 +379,7 @@ def merge_insert_new(
     rows = source.toArrow()
     table = DeltaTable(str(path))
     rows = rows.cast(_arrow_schema(table))  # Spark's nullability may differ from the table's
-    with _lock:
+    with commit_lock(path):
         return (
             table.merge(rows, predicate, source_alias=source_alias, target_alias=target_alias)
             .when_not_matched_insert_all()

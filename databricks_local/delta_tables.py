@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql.types import LongType, StructField, StructType
 
 from databricks_local import delta
 from databricks_local.delta import DeltaError
@@ -44,6 +45,13 @@ def column_sql(value: Any) -> str:
     return repr(value)
 
 
+#: The DataFrame `DeltaMergeBuilder.execute()` returns, as Delta Lake 4 does (a StructType: no DDL parse per MERGE).
+MERGE_METRICS = StructType(
+    [
+        StructField(name, LongType())
+        for name in ("num_affected_rows", "num_updated_rows", "num_deleted_rows", "num_inserted_rows")
+    ]
+)
 _INFIX = {"=", "==", "!=", "<>", "<", ">", "<=", ">=", "<=>", "+", "-", "*", "/", "%", "and", "or"}
 _POSTFIX = {"isnull": "IS NULL", "isnotnull": "IS NOT NULL"}
 
@@ -160,14 +168,14 @@ class DeltaTable:
             fs_for(self.session).upload(self.uri, delete_missing=True)
 
     def delete(self, condition: str | Column | None = None) -> None:
-        with delta._lock:
+        with delta.commit_lock(self.path):
             self._rs().delete(None if condition is None else column_sql(condition))
         self._committed()
 
     def update(self, condition: str | Column | None = None, set: dict[str, Any] | None = None) -> None:
         if not set:
             raise DeltaError("DeltaTable.update: set must name at least one column")
-        with delta._lock:
+        with delta.commit_lock(self.path):
             self._rs().update(
                 updates=_assignments(set), predicate=None if condition is None else column_sql(condition)
             )
@@ -178,7 +186,7 @@ class DeltaTable:
 
     def vacuum(self, retentionHours: float | None = None) -> DataFrame:
         check = self.session.conf.get("spark.databricks.delta.retentionDurationCheck.enabled", "true")
-        with delta._lock:
+        with delta.commit_lock(self.path):
             removed = self._rs().vacuum(
                 retention_hours=None if retentionHours is None else int(retentionHours),
                 dry_run=False,
@@ -255,7 +263,7 @@ class DeltaMergeBuilder:
             )
         source_alias = getattr(self.source, "_local_alias", None) or "source"
         target_alias = self.target.alias_name or "target"
-        with delta._lock:
+        with delta.commit_lock(self.target.path):
             merger = table.merge(
                 rows,
                 self.condition,
@@ -284,8 +292,7 @@ class DeltaMergeBuilder:
         updated = int(metrics.get("num_target_rows_updated", 0))
         deleted = int(metrics.get("num_target_rows_deleted", 0))
         return self.target.session.createDataFrame(
-            [(inserted + updated + deleted, updated, deleted, inserted)],
-            "num_affected_rows bigint, num_updated_rows bigint, num_deleted_rows bigint, num_inserted_rows bigint",
+            [(inserted + updated + deleted, updated, deleted, inserted)], MERGE_METRICS
         )
 
 
