@@ -38,7 +38,7 @@ def commit_lock(path: str | Path) -> threading.Lock:
     """The lock of the Delta table at `path`: one commit at a time per table in this process (notebooks write from
     several threads: the batch notebook's tables, the stream notebook's three queries), while commits to other
     tables go on in parallel."""
-    key = str(Path(path).absolute())
+    key = str(Path(path).resolve())
     with _locks_guard:
         return _locks.setdefault(key, threading.Lock())
 

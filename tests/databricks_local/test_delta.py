@@ -216,3 +216,24 @@ def test_read_arrow_reads_through_pyarrows_own_filesystem(tmp_path: Path) -> Non
     filesystem = delta.local_filesystem(path)
     assert isinstance(filesystem, pa_fs.SubTreeFileSystem) and not isinstance(filesystem, pa_fs.PyFileSystem)
     assert isinstance(filesystem.base_fs, pa_fs.LocalFileSystem)
+
+
+def test_each_table_has_its_own_commit_lock(tmp_path: Path) -> None:
+    """Commits to one table are serialised; commits to other tables do not wait for them."""
+    import threading
+
+    first, other = tmp_path / "a", tmp_path / "b"
+    assert (
+        delta.commit_lock(first)
+        is delta.commit_lock(tmp_path / "x" / ".." / "a")
+        is delta.commit_lock(str(first))
+    )
+    assert delta.commit_lock(other) is not delta.commit_lock(first)
+    with delta.commit_lock(first):
+        got: list[bool] = []
+        worker = threading.Thread(target=lambda: got.append(delta.commit_lock(other).acquire(timeout=1)))
+        worker.start()
+        worker.join()
+        assert got == [True]
+        delta.commit_lock(other).release()
+        assert not delta.commit_lock(first).acquire(blocking=False)

@@ -216,3 +216,24 @@ def test_rules_are_built_in_spark_only(spark: Any, nb: dict[str, Any]) -> None:
     plan = cleaned._jdf.queryExecution().executedPlan().toString()
     assert "BatchEvalPython" not in plan and "ArrowEvalPython" not in plan
     assert "Project" in plan  # the plan was really rendered
+
+
+def test_the_cleaning_columns_are_built_once_and_clean_every_dataframe_alike(
+    spark: Any, nb: dict[str, Any]
+) -> None:
+    """The select list is reused from one DataFrame to the next (no JVM calls to build it again), with the same
+    result as for the first DataFrame."""
+    calls: list[int] = []
+
+    def build() -> list[Any]:
+        calls.append(1)
+        return [nb["null_if_placeholder"]("title").alias("title")]
+
+    first = nb["reused"]("test_title", build)
+    assert nb["reused"]("test_title", build) is first and calls == [1]
+    one = raw(spark, nb, "pin", [pin_row(1, title="No Title Data Available")])
+    two = raw(spark, nb, "pin", [pin_row(2, title="kept")])
+    assert [r.title for r in one.select(*first).collect()] == [None]
+    assert [r.title for r in two.select(*first).collect()] == ["kept"]
+    assert clean(spark, nb, "pin", [pin_row(3, title="kept")])[0][0]["title"] == "kept"
+    assert clean(spark, nb, "pin", [pin_row(4, title="")])[0][0]["title"] is None

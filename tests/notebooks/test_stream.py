@@ -334,3 +334,12 @@ def _wait(condition: Callable[[], bool], what: str) -> None:
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {WAIT_SECONDS} s waiting until {what}")
         time.sleep(0.2)
+
+
+def test_the_runner_gives_the_caller_its_session_back(first_run: Run, spark: Any) -> None:
+    """The runner's one shuffle partition for the stream queries and its database do not outlive the run."""
+    from local_stack.notebook_runner.stream import SHUFFLE_PARTITIONS, STREAM_SHUFFLE_PARTITIONS
+
+    assert STREAM_SHUFFLE_PARTITIONS == "1"
+    assert spark.conf.get(SHUFFLE_PARTITIONS) == "2"  # the tests' session (docs/data-contracts.md 5)
+    assert spark.catalog.currentDatabase() == "default"
