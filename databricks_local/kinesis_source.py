@@ -365,9 +365,12 @@ class KinesisStreamReader(SimpleDataSourceStreamReader):
         rows: list[Row] = []
         last = after
         stop = int(until) if until else None
-        # A kept iterator may give the last record read again (LocalStack's engine hands out a NextShardIterator
-        # at the last record of a page that caught up): sequence numbers only grow within a shard, so anything at
-        # or before `after` was read already and is skipped, and the offset always moves past what is returned.
+        # An iterator after `after` may give the record `after` again: kinesis-mock (LocalStack's engine) reads an
+        # iterator at a shard's StartingSequenceNumber as the shard's start, and the first record put in the second
+        # the shard was created has that very number, so the NextShardIterator after it (kept for the next trigger)
+        # and a fresh AFTER_SEQUENCE_NUMBER one both return it until a second record arrives. Sequence numbers only
+        # grow within a shard: anything at or before `after` was read already and is skipped, so the offset always
+        # moves past what is returned (else Spark stops: SIMPLE_STREAM_READER_OFFSET_DID_NOT_ADVANCE).
         floor = int(after) if after else -1
         while iterator and len(rows) < self.max_records:
             asked = min(self.fetch_limit, self.max_records - len(rows))

@@ -110,6 +110,70 @@ def test_a_stream_read_while_empty_then_fed_one_record_at_a_time(
         offset = end
 
 
+def new_shard_with_its_first_record_at_its_start(kinesis: Any) -> tuple[str, str]:
+    """A one-shard stream whose first record was put in the second the shard was created, so that kinesis-mock
+    (LocalStack's engine) gave it the shard's `StartingSequenceNumber` itself (sequence index 0, the same second):
+    (stream, that sequence number). The stream bench does this: it creates the streams and puts its warm-up event
+    at once. Tried again on a fresh stream when the second rolled over first."""
+    for _ in range(10):
+        time.sleep(1 - time.time() % 1)  # create at the start of a second: the put lands in the same one
+        name = f"test-source-first-{uuid.uuid4().hex[:6]}"
+        kinesis.create_stream(StreamName=name, ShardCount=1)
+        while (
+            kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamStatus"]
+            != "ACTIVE"
+        ):
+            time.sleep(0.02)
+        sequence = kinesis.put_record(
+            StreamName=name, Data=json.dumps({"ind": 0}).encode(), PartitionKey="key-0"
+        )["SequenceNumber"]
+        shard = kinesis.list_shards(StreamName=name)["Shards"][0]
+        if shard["SequenceNumberRange"]["StartingSequenceNumber"] == sequence:
+            return name, sequence
+        kinesis.delete_stream(StreamName=name, EnforceConsumerDeletion=True)
+    pytest.fail("no stream got its first record within the second it was created in 10 tries")
+
+
+def test_a_first_record_at_the_shards_starting_sequence_number_is_read_once(stack: Any, kinesis: Any) -> None:
+    """kinesis-mock reads an iterator at the shard's `StartingSequenceNumber` as the shard's start (TRIM_HORIZON),
+    records included. When the first record of a shard has that very number, every iterator after it (the
+    NextShardIterator of the page that returned it, kept for the next trigger, and a fresh AFTER_SEQUENCE_NUMBER
+    one) hands that record back again, until a second record arrives. The source returns it once: otherwise the
+    next trigger returns it with an end offset equal to its start, and Spark stops the query
+    (SIMPLE_STREAM_READER_OFFSET_DID_NOT_ADVANCE)."""
+    name, first = new_shard_with_its_first_record_at_its_start(kinesis)
+    try:
+        shard = kinesis.list_shards(StreamName=name)["Shards"][0]["ShardId"]
+        after = kinesis.get_shard_iterator(
+            StreamName=name,
+            ShardId=shard,
+            ShardIteratorType="AFTER_SEQUENCE_NUMBER",
+            StartingSequenceNumber=first,
+        )["ShardIterator"]
+        again = kinesis.get_records(ShardIterator=after)["Records"]
+        assert [r["SequenceNumber"] for r in again] == [
+            first
+        ]  # the engine's behaviour the source must absorb
+
+        source = reader(stack, name, initialPosition="trim_horizon")
+        rows, offset = source.read(source.initialOffset())
+        assert inds(rows) == [0] and offset["shards"] == {f"{name}|{shard}": first}
+        for trigger in range(3):  # the kept iterator gives the first record again: nothing new, offset kept
+            nothing, same = source.read(offset)
+            assert list(nothing) == [] and same == offset, f"trigger {trigger}"
+        # A restarted query (a fresh AFTER_SEQUENCE_NUMBER iterator) and a replay read it once as well.
+        restarted, same = reader(stack, name, initialPosition="trim_horizon").read(offset)
+        assert list(restarted) == [] and same == offset
+        assert inds(source.readBetweenOffsets(source.initialOffset(), offset)) == [0]
+        put(kinesis, name, 1, 2)
+        new, later = source.read(offset)
+        assert inds(new) == [1, 2] and int(later["shards"][f"{name}|{shard}"]) > int(first)
+        nothing, same = source.read(later)
+        assert list(nothing) == [] and same == later
+    finally:
+        kinesis.delete_stream(StreamName=name, EnforceConsumerDeletion=True)
+
+
 def test_a_replayed_batch_reads_the_same_records_again(stack: Any, kinesis: Any, stream: str) -> None:
     put(kinesis, stream, 0, 30)
     source = reader(stack, stream, initialPosition="trim_horizon")
