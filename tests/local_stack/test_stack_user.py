@@ -35,7 +35,7 @@ class RecordingKinesis:
 def test_streams_only_user_has_streams_and_no_source(monkeypatch: pytest.MonkeyPatch) -> None:
     kinesis = RecordingKinesis()
     monkeypatch.setattr(StackUser, "kinesis", lambda self: kinesis)
-    stack = SimpleNamespace(invoke_url="http://127.0.0.1:9/local", api_key="key")
+    stack = SimpleNamespace(invoke_url="http://127.0.0.1:9/local", api_key="test-key")
     with StackUser.streams_only(stack, prefix="engine", shards=4) as user:
         assert user.config.user_id.startswith("engine") and len(user.config.user_id) == len("engine") + 10
         assert (user.config.db_url, user.config.state_dir) == ("sqlite://", Path(tempfile.gettempdir()))
