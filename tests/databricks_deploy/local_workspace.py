@@ -40,6 +40,7 @@ class LocalWorkspace:
     url: str
     token: str
     client: WorkspaceClient
+    state: Path
 
     def empty(self) -> None:
         """Delete every job and everything under /Shared, so each test starts from a fresh workspace."""
@@ -79,7 +80,7 @@ def running_workspace(state: Path) -> Iterator[LocalWorkspace]:
             time.sleep(0.05)
         token = config.databricks_token_file.read_text().strip()
         client = WorkspaceClient(host=config.databricks_url, token=token, auth_type="pat")
-        yield LocalWorkspace(config.databricks_url, token, client)
+        yield LocalWorkspace(config.databricks_url, token, client, state)
     finally:
         process.terminate()
         process.wait(timeout=30)

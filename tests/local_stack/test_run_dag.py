@@ -9,88 +9,52 @@ batch notebook's `bucket` widget, set through the bundle variable).
 from __future__ import annotations
 
 import base64
-import dataclasses
 import json
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from databricks.sdk import WorkspaceClient
 from databricks.sdk.service.workspace import ImportFormat, Language
 
 from databricks_deploy.__main__ import main as deploy_main
 from databricks_deploy.bundle import load_bundle
 from databricks_deploy.job import deploy_job, find_job
-from local_stack import components
-from local_stack.config import StackConfig
-from local_stack.processes import open_private_log
 from local_stack.run_dag import DAG_ID, prepare, run_dag
+from tests.databricks_deploy.local_workspace import SERVER_DEFAULTS, LocalWorkspace, running_workspace
 from tests.support.aborts import assert_no_abort
-from tests.support.net import free_port
-
-pytestmark = pytest.mark.spark
 
 REPO = Path(__file__).resolve().parents[2]
+NO_AIRFLOW = (
+    None
+    if (REPO / ".venv-airflow" / "bin" / "python").exists()
+    else "no Airflow venv (.venv-airflow): make setup"
+)
+pytestmark = [pytest.mark.spark, pytest.mark.requires(NO_AIRFLOW)]
 USER = "dagtest"
-#: Settings a Databricks workspace adds to every job it stores.
-SERVER_DEFAULTS = {
-    "format",
-    "email_notifications",
-    "webhook_notifications",
-    "notification_settings",
-    "run_as",
-}
 FAILING = (
     "# Databricks notebook source\nraise ValueError('the lake is on fire: no topics under s3://nowhere')\n"
 )
-
-if not (REPO / ".venv-airflow" / "bin" / "python").exists():
-    pytest.skip("no Airflow venv (.venv-airflow): make setup", allow_module_level=True)
-
-
-@dataclasses.dataclass
-class LocalWorkspace:
-    url: str
-    token: str
-    client: WorkspaceClient
-    state: Path
 
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalWorkspace]:
     """The local workspace server on a free port with its own state dir, and that dir's outputs file."""
-    state = tmp_path_factory.mktemp("state")
-    config = dataclasses.replace(StackConfig.from_env(), state_dir=state, databricks_port=free_port())
-    component = components.databricks(config)
-    log = state / "databricks.log"
-    fd = open_private_log(log)
-    process = subprocess.Popen(component.argv, env=component.env, cwd=component.cwd, stdout=fd, stderr=fd)
-    try:
-        deadline = time.monotonic() + 30
-        while not component.check():
-            assert process.poll() is None and time.monotonic() < deadline, log.read_text()[-2000:]
-            time.sleep(0.05)
-        token = config.databricks_token_file.read_text().strip()
-        outputs = state / "outputs" / "local.json"
+    with running_workspace(tmp_path_factory.mktemp("state")) as workspace:
+        outputs = workspace.state / "outputs" / "local.json"
         outputs.parent.mkdir(parents=True, exist_ok=True)
         outputs.write_text(
             json.dumps(
                 {
-                    "databricks_host": {"sensitive": False, "type": "string", "value": config.databricks_url},
-                    "databricks_token": {"sensitive": True, "type": "string", "value": token},
+                    "databricks_host": {"sensitive": False, "type": "string", "value": workspace.url},
+                    "databricks_token": {"sensitive": True, "type": "string", "value": workspace.token},
                 }
             )
         )
         outputs.chmod(0o600)
-        client = WorkspaceClient(host=config.databricks_url, token=token, auth_type="pat")
-        yield LocalWorkspace(config.databricks_url, token, client, state)
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+        yield workspace
 
 
 @pytest.fixture
